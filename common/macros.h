@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Small helpers every berth file uses: scoped cleanup, ownership hand-off,
+ * string comparisons.  Modelled on systemd's conventions (design.md). */
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _noreturn_ __attribute__((noreturn))
+#define _likely_(x) __builtin_expect(!!(x), 1)
+#define _unlikely_(x) __builtin_expect(!!(x), 0)
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+
+/* Take ownership out of a _cleanup_ variable: returns the pointer and leaves NULL behind. */
+#define TAKE_PTR(p)                                 \
+        ({                                          \
+                __typeof__(p) _ptr_ = (p);          \
+                (p) = NULL;                         \
+                _ptr_;                              \
+        })
+
+#define TAKE_FD(fd)                                 \
+        ({                                          \
+                int _fd_ = (fd);                    \
+                (fd) = -EBADF;                      \
+                _fd_;                               \
+        })
+
+/* Defines name##p(type *p) that calls func(*p) when *p is non-NULL; for _cleanup_. */
+#define DEFINE_POINTER_CLEANUP(type, func)          \
+        static inline void func##p(type **p) {      \
+                if (*p)                             \
+                        func(*p);                   \
+        }
+
+static inline void freep(void *p) {
+        free(*(void **) p);
+}
+#define _cleanup_free_ _cleanup_(freep)
+
+void closep(int *fd);
+#define _cleanup_close_ _cleanup_(closep)
+
+static inline bool streq(const char *a, const char *b) {
+        return strcmp(a, b) == 0;
+}
+
+static inline bool streq_ptr(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+static inline bool isempty(const char *s) {
+        return !s || !*s;
+}
+
+static inline const char *strempty(const char *s) {
+        return s ? s : "";
+}
+
+static inline bool startswith(const char *s, const char *prefix) {
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Returns a pointer past prefix in s, or NULL. */
+static inline const char *skip_prefix(const char *s, const char *prefix) {
+        size_t n = strlen(prefix);
+        return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
+/* Frees *p and sets it to a copy of s (NULL stays NULL); -ENOMEM on failure. */
+int free_and_strdup(char **p, const char *s);
+
+/* malloc/calloc that abort on allocation failure are NOT used: every
+ * allocation is checked and reported as -ENOMEM. */
+#define new0(type, n) ((type *) calloc((n), sizeof(type)))
+
+/* Errno returned by functions below berth's own wrappers, always negative. */
+static inline int negative_errno(void) {
+        return errno > 0 ? -errno : -EIO;
+}

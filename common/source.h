@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#pragma once
+
+/* Where objects come from and where writes go (design.md "source"): the
+ * API server (informers + HTTP writers) or a manifest directory (offline.md).
+ * Controllers see only this interface and the caches it hands out, so one
+ * reconcile function serves both. */
+
+#include <stdbool.h>
+
+#include <systemd/sd-event.h>
+
+#include "cache.h"
+#include "http.h"
+#include "object.h"
+
+typedef struct Source Source;
+
+typedef struct SourceFilter {
+        const char *namespace;       /* NULL = all namespaces */
+        const char *label_selector;  /* API syntax, NULL = none */
+        const char *field_selector;  /* API syntax, NULL = none */
+} SourceFilter;
+
+/* Result of a write: error 0 on success, with the object as the server
+ * stored it (decoded, may be NULL for DELETE); on failure -errno and the
+ * server's status (http_code 409 for conflicts, 404, 422 with message...). */
+typedef void (*source_write_fn)(int error, const KubeStatus *status, KubeObject *stored, void *userdata);
+
+typedef struct SourceOps {
+        const char *name; /* "api" or "offline" */
+        int (*cache)(Source *s, const KubeKind *kind, const SourceFilter *filter, Cache **ret);
+        bool (*synced)(Source *s);
+        /* method: "POST" (name NULL), "PUT", "PATCH", "DELETE"; subresource NULL or "status".
+         * content_type for PATCH: application/merge-patch+json or application/apply-patch+yaml
+         * (server-side apply, fieldManager=berth added by the source). */
+        int (*write)(Source *s, const char *method, const KubeKind *kind, const char *namespace,
+                     const char *name, const char *subresource, const char *content_type,
+                     const char *body, source_write_fn done, void *userdata);
+        usec_t (*now)(Source *s); /* wall clock, or offline --now */
+        void (*free)(Source *s);
+} SourceOps;
+
+struct Source {
+        const SourceOps *ops;
+        sd_event *event;
+};
+
+/* A cache of kind (shared when two callers ask for the same kind and filter),
+ * started now; the source owns it. */
+static inline int source_cache(Source *s, const KubeKind *kind, const SourceFilter *filter, Cache **ret) {
+        return s->ops->cache(s, kind, filter, ret);
+}
+static inline bool source_synced(Source *s) {
+        return s->ops->synced(s);
+}
+static inline usec_t source_now(Source *s) {
+        return s->ops->now(s);
+}
+int source_create(Source *s, const KubeKind *kind, const char *namespace, const char *body,
+                  source_write_fn done, void *userdata);
+int source_replace(Source *s, const KubeKind *kind, const char *namespace, const char *name, const char *body,
+                   source_write_fn done, void *userdata);
+int source_replace_status(Source *s, const KubeKind *kind, const char *namespace, const char *name,
+                          const char *body, source_write_fn done, void *userdata);
+int source_merge_patch(Source *s, const KubeKind *kind, const char *namespace, const char *name,
+                       const char *subresource, const char *body, source_write_fn done, void *userdata);
+int source_delete(Source *s, const KubeKind *kind, const char *namespace, const char *name,
+                  source_write_fn done, void *userdata);
+Source *source_free(Source *s);
+DEFINE_POINTER_CLEANUP(Source, source_free);
+
+/* The two implementations. */
+int source_api_new(sd_event *event, KubeClient *client, Source **ret);
+typedef struct OfflineOptions {
+        const char *dir;
+        usec_t now;          /* --now; 0 = current time */
+} OfflineOptions;
+int source_offline_new(sd_event *event, const OfflineOptions *opts, Source **ret, char **ret_error);
