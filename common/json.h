@@ -34,6 +34,10 @@ typedef struct JsonDoc JsonDoc;
 typedef struct JsonLimits {
         unsigned max_depth; /* 0 = JSON_DEFAULT_MAX_DEPTH */
         size_t max_bytes;   /* 0 = JSON_DEFAULT_MAX_BYTES */
+        /* By default the value of "managedFields" inside any "metadata"
+         * object is validated but not kept in the tree: berth never reads
+         * it and it is often half of an object's bytes.  Set to keep it. */
+        bool keep_managed_fields;
 } JsonLimits;
 
 /* Parses exactly one JSON value (surrounding white space allowed).

@@ -70,6 +70,12 @@ int source_delete(Source *s, const KubeKind *kind, const char *namespace, const 
 Source *source_free(Source *s);
 DEFINE_POINTER_CLEANUP(Source, source_free);
 
+/* The -errno a failed write reports, from the server's status (both
+ * sources use it): 400/422 -EINVAL, 401 -EACCES, 403 -EPERM, 404 -ENOENT,
+ * 409 AlreadyExists -EEXIST, 409 Conflict (stale resourceVersion) -ESTALE,
+ * 410 -ENODATA, 429 -EAGAIN, 5xx -EIO, no HTTP response -EIO. */
+int source_errno_from_status(const KubeStatus *status);
+
 /* The two implementations. */
 int source_api_new(sd_event *event, KubeClient *client, Source **ret);
 typedef struct OfflineOptions {

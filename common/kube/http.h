@@ -33,6 +33,17 @@ typedef struct KubeStatus {
         char *cause_reason;     /* details.causes[0].reason, e.g. "NamespaceTerminating" */
 } KubeStatus;
 void kube_status_done(KubeStatus *s);
+/* Fills *ret from a metav1.Status object (an error body, or the object of a
+ * watch ERROR event); http_code is used when the Status has no code.
+ * -EINVAL when v is not a Status. */
+int kube_status_from_json(const JsonValue *v, long http_code, KubeStatus *ret);
+/* Fills *ret from a non-2xx response: its Status when the body is one, else
+ * a short description ("HTTP 500 with a non-JSON body (text/html)") and the
+ * reason kube-apiserver would use for the code. */
+int kube_status_from_response(long http_code, const char *content_type, const char *body, size_t len,
+                              KubeStatus *ret);
+/* "Conflict", "NotFound", ... for an HTTP code; NULL when none applies. */
+const char *kube_reason_from_http_code(long http_code);
 
 typedef struct KubeResponse {
         long http_code;         /* 0 on transport failure */
@@ -67,8 +78,11 @@ typedef struct KubeClientOptions {
         const char *user_agent;    /* "berth-controller/0.1.0" */
 } KubeClientOptions;
 
+/* config must outlive the client.  opts may be NULL. */
 int kube_client_new(sd_event *event, const KubeConfig *config, const KubeClientOptions *opts, KubeClient **ret);
-KubeClient *kube_client_free(KubeClient *c);   /* cancels all requests without calling on_done */
+/* Cancels all requests without calling on_done.  Not from inside one of
+ * the client's own callbacks. */
+KubeClient *kube_client_free(KubeClient *c);
 DEFINE_POINTER_CLEANUP(KubeClient, kube_client_free);
 
 /* Queues a request.  ret may be NULL when the caller never cancels. */

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "informer.h"
+#include "log.h"
+#include "source.h"
+
+/* The API source: one informer per (kind, filter), shared by everyone who
+ * asks for the same pair; writes go straight to the server through
+ * kube_request and come back decoded. */
+
+typedef struct ApiCache {
+        const KubeKind *kind;
+        char *namespace, *label_selector, *field_selector;
+        Cache *cache;
+        Informer *informer;
+} ApiCache;
+
+typedef struct ApiSource {
+        Source base;
+        KubeClient *client;
+        ApiCache **caches;
+        size_t n_caches;
+        StrPool *pool;               /* objects handed to write callbacks */
+        struct ApiWrite *writes;     /* in flight, cancelled by free */
+} ApiSource;
+
+typedef struct ApiWrite {
+        struct ApiWrite *prev, *next;
+        ApiSource *source;
+        const KubeKind *kind;
+        KubeRequest *request;
+        source_write_fn done;
+        void *userdata;
+} ApiWrite;
+
+static void api_cache_free(ApiCache *c) {
+        if (!c)
+                return;
+        informer_free(c->informer);
+        cache_free(c->cache);
+        free(c->namespace);
+        free(c->label_selector);
+        free(c->field_selector);
+        free(c);
+}
+
+static int api_cache(Source *src, const KubeKind *kind, const SourceFilter *filter, Cache **ret) {
+        ApiSource *s = (ApiSource *) src;
+        const char *ns = filter ? filter->namespace : NULL;
+        const char *ls = filter && !isempty(filter->label_selector) ? filter->label_selector : NULL;
+        const char *fs = filter && !isempty(filter->field_selector) ? filter->field_selector : NULL;
+        SourceFilter f = { .namespace = ns, .label_selector = ls, .field_selector = fs };
+        ApiCache *c;
+        int r;
+
+        for (size_t i = 0; i < s->n_caches; i++) {
+                c = s->caches[i];
+                if (c->kind == kind && streq_ptr(c->namespace, ns) && streq_ptr(c->label_selector, ls) &&
+                    streq_ptr(c->field_selector, fs)) {
+                        *ret = c->cache;
+                        return 0;
+                }
+        }
+
+        ApiCache **cs = reallocarray(s->caches, s->n_caches + 1, sizeof(ApiCache *));
+        if (!cs)
+                return -ENOMEM;
+        s->caches = cs;
+        c = new0(ApiCache, 1);
+        if (!c)
+                return -ENOMEM;
+        c->kind = kind;
+        if ((ns && !(c->namespace = strdup(ns))) || (ls && !(c->label_selector = strdup(ls))) ||
+            (fs && !(c->field_selector = strdup(fs)))) {
+                api_cache_free(c);
+                return -ENOMEM;
+        }
+        r = cache_new(kind, &c->cache);
+        if (r >= 0)
+                r = informer_new(s->base.event, s->client, kind, &f, c->cache, NULL, &c->informer);
+        if (r >= 0)
+                r = informer_start(c->informer);
+        if (r < 0) {
+                api_cache_free(c);
+                return r;
+        }
+        s->caches[s->n_caches++] = c;
+        *ret = c->cache;
+        return 0;
+}
+
+static bool api_synced(Source *src) {
+        ApiSource *s = (ApiSource *) src;
+        for (size_t i = 0; i < s->n_caches; i++)
+                if (!informer_synced(s->caches[i]->informer))
+                        return false;
+        return true;
+}
+
+static usec_t api_now(Source *src) {
+        (void) src;
+        return now_usec(CLOCK_REALTIME);
+}
+
+static void write_unlink(ApiWrite *w) {
+        if (w->prev)
+                w->prev->next = w->next;
+        else if (w->source->writes == w)
+                w->source->writes = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        w->prev = w->next = NULL;
+}
+
+static void on_write_done(KubeRequest *req, int error, const KubeResponse *resp, void *userdata) {
+        ApiWrite *w = userdata;
+        _cleanup_(kube_object_unrefp) KubeObject *stored = NULL;
+        KubeStatus transport = {};
+        const KubeStatus *status = NULL;
+
+        (void) req;
+        write_unlink(w);
+        if (error >= 0 && resp && resp->http_code >= 200 && resp->http_code < 300) {
+                _cleanup_(json_doc_freep) JsonDoc *doc = NULL;
+                _cleanup_free_ char *why = NULL;
+                KubeDecodeContext ctx = { .pool = w->source->pool };
+
+                /* A DELETE answers with the object or a Status; only an
+                 * object of the kind is decoded. */
+                if (resp->body && resp->body_len > 0 &&
+                    json_parse(resp->body, resp->body_len, NULL, &doc, &why) >= 0 &&
+                    streq_ptr(json_get_string(json_doc_root(doc), "kind"), w->kind->kind)) {
+                        if (kube_object_decode(w->kind, json_doc_root(doc), &ctx, &stored, &why) < 0)
+                                log_debug("write of %s: stored object does not decode: %s", w->kind->kind,
+                                          strempty(why));
+                }
+                error = 0;
+        } else if (error >= 0) {
+                status = resp ? resp->status : NULL;
+                if (!status) {
+                        transport.http_code = resp ? resp->http_code : 0;
+                        status = &transport;
+                }
+                error = source_errno_from_status(status);
+        } else {
+                status = resp && resp->status ? resp->status : &transport;
+        }
+        if (w->done)
+                w->done(error, error < 0 ? status : NULL, stored, w->userdata);
+        free(w);
+}
+
+static int api_write(Source *src, const char *method, const KubeKind *kind, const char *namespace, const char *name,
+                     const char *subresource, const char *content_type, const char *body, source_write_fn done,
+                     void *userdata) {
+        ApiSource *s = (ApiSource *) src;
+        _cleanup_free_ char *base = NULL, *path = NULL;
+        ApiWrite *w;
+        int r;
+
+        base = kube_path(kind->group, kind->version, kind->resource, kind->namespaced ? namespace : NULL, name,
+                         subresource);
+        if (!base)
+                return -ENOMEM;
+        /* Every mutating request names berth as its field manager, so
+         * managedFields say who owns what; server-side apply needs it. */
+        if (asprintf(&path, "%s%s", base, streq(method, "DELETE") ? "" : "?fieldManager=berth") < 0)
+                return -ENOMEM;
+
+        w = new0(ApiWrite, 1);
+        if (!w)
+                return -ENOMEM;
+        *w = (ApiWrite) { .source = s, .kind = kind, .done = done, .userdata = userdata };
+        KubeRequestOptions opts = {
+                .method = method,
+                .path = path,
+                .content_type = content_type,
+                .body = body,
+                .body_len = body ? strlen(body) : 0,
+                .on_done = on_write_done,
+                .userdata = w,
+        };
+        r = kube_request(s->client, &opts, &w->request);
+        if (r < 0) {
+                free(w);
+                return r;
+        }
+        w->next = s->writes;
+        if (s->writes)
+                s->writes->prev = w;
+        s->writes = w;
+        return 0;
+}
+
+static void api_free(Source *src) {
+        ApiSource *s = (ApiSource *) src;
+
+        while (s->writes) {
+                ApiWrite *w = s->writes;
+                write_unlink(w);
+                kube_request_cancel(w->request);
+                free(w);
+        }
+        for (size_t i = 0; i < s->n_caches; i++)
+                api_cache_free(s->caches[i]);
+        free(s->caches);
+        strpool_free(s->pool);
+        sd_event_unref(s->base.event);
+        free(s);
+}
+
+static const SourceOps api_ops = {
+        .name = "api",
+        .cache = api_cache,
+        .synced = api_synced,
+        .write = api_write,
+        .now = api_now,
+        .free = api_free,
+};
+
+int source_api_new(sd_event *event, KubeClient *client, Source **ret) {
+        ApiSource *s;
+
+        if (!event || !client)
+                return -EINVAL;
+        s = new0(ApiSource, 1);
+        if (!s)
+                return -ENOMEM;
+        s->base.ops = &api_ops;
+        s->base.event = sd_event_ref(event);
+        s->client = client;
+        s->pool = strpool_new();
+        if (!s->pool) {
+                api_free(&s->base);
+                return -ENOMEM;
+        }
+        *ret = &s->base;
+        return 0;
+}
