@@ -659,7 +659,7 @@ const JsonValue *json_get(const JsonValue *object, const char *key) {
         return object_lookup(object, key, strlen(key));
 }
 
-const JsonValue *json_get_path(const JsonValue *v, ...) {
+const JsonValue *json_get_path_internal(const JsonValue *v, ...) {
         va_list ap;
         const char *key;
         va_start(ap, v);

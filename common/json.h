@@ -69,8 +69,10 @@ void json_doc_set_root(JsonDoc *doc, JsonValue *root);
  * are safe. */
 JsonType json_type(const JsonValue *v);
 const JsonValue *json_get(const JsonValue *object, const char *key);
-/* json_get_path(v, "status", "podIPs", NULL) */
-const JsonValue *json_get_path(const JsonValue *v, ...) __attribute__((sentinel));
+/* json_get_path(v, "status", "podIPs"): the keys in turn; the macro adds
+ * the typed terminator, so callers never pass a bare NULL through "...". */
+const JsonValue *json_get_path_internal(const JsonValue *v, ...) __attribute__((sentinel));
+#define json_get_path(v, ...) json_get_path_internal((v), __VA_ARGS__, (const char *) NULL)
 /* NUL-terminated string, or NULL when v is not a string. Strings may hold NUL bytes: use json_string_len. */
 const char *json_string(const JsonValue *v);
 size_t json_string_len(const JsonValue *v);

@@ -9,7 +9,7 @@
 
 #include "log.h"
 #include "manifests.h"
-#include "yaml.h"
+#include "yaml_doc.h"
 
 /* Where an object sits, for messages. */
 typedef struct Where {

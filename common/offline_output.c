@@ -4,8 +4,6 @@
 #include <stdlib.h>
 #include <strings.h>
 
-/* See yaml.h: this reaches libyaml's header through ours (for the emitter). */
-#define BERTH_YAML_WANT_LIBYAML 1
 #include <yaml.h>
 
 #include "object.h"
@@ -318,14 +316,14 @@ typedef struct CountCtx {
 
 static int count_slice(const OfflineObject *o, void *userdata) {
         CountCtx *ctx = userdata;
-        const JsonValue *labels = json_get_path(o->value, "metadata", "labels", NULL), *ep;
+        const JsonValue *labels = json_get_path(o->value, "metadata", "labels"), *ep;
 
         if (!streq_ptr(o->namespace, ctx->namespace) ||
             !streq_ptr(json_get_string(labels, "kubernetes.io/service-name"), ctx->service))
                 return 0;
         ctx->counts->known = true;
         JSON_ARRAY_FOREACH(ep, json_get(o->value, "endpoints")) {
-                const JsonValue *ready = json_get_path(ep, "conditions", "ready", NULL);
+                const JsonValue *ready = json_get_path(ep, "conditions", "ready");
                 bool b = true; /* unset ready means ready (discovery/v1) */
                 const char *id = json_get_string(json_get(ep, "targetRef"), "name");
                 if (!id)
@@ -398,7 +396,7 @@ static int table_row(const OfflineObject *o, void *userdata) {
                 fprintf(ports.f, "/%s", isempty(proto) ? "TCP" : proto);
         }
 
-        JSON_ARRAY_FOREACH(ingress, json_get_path(o->value, "status", "loadBalancer", "ingress", NULL)) {
+        JSON_ARRAY_FOREACH(ingress, json_get_path(o->value, "status", "loadBalancer", "ingress")) {
                 const char *ip = json_get_string(ingress, "ip");
                 const char *node = NULL;
                 if (isempty(ip))

@@ -389,7 +389,7 @@ static const char *field_value(const Entry *e, const char *path, char *buf, size
 }
 
 static bool cache_wants(const OfflineCache *c, const Entry *e) {
-        const JsonValue *labels = json_get_path(e->pub.value, "metadata", "labels", NULL);
+        const JsonValue *labels = json_get_path(e->pub.value, "metadata", "labels");
         char buf[8];
 
         if (e->pub.kind != c->kind || e->pub.deleted)

@@ -23,7 +23,7 @@
 
 #include "kubeconfig.h"
 #include "log.h"
-#include "yaml.h"
+#include "yaml_doc.h"
 
 #define KUBECONFIG_MAX_BYTES (16u * 1024u * 1024u)
 #define PEM_MAX_BYTES (4u * 1024u * 1024u)

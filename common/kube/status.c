@@ -65,7 +65,7 @@ int kube_status_from_json(const JsonValue *v, long http_code, KubeStatus *ret) {
         if (isempty(reason))
                 reason = kube_reason_from_http_code(s.http_code);
         if (dup_or_null(reason, &s.reason) < 0 || dup_or_null(json_get_string(v, "message"), &s.message) < 0 ||
-            dup_or_null(json_get_string(json_array_at(json_get_path(v, "details", "causes", NULL), 0), "reason"),
+            dup_or_null(json_get_string(json_array_at(json_get_path(v, "details", "causes"), 0), "reason"),
                         &s.cause_reason) < 0) {
                 kube_status_done(&s);
                 return -ENOMEM;

@@ -9,7 +9,7 @@
 #include "json_patch.h"
 #include "manifests.h"
 #include "offline_output.h"
-#include "yaml.h"
+#include "yaml_doc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

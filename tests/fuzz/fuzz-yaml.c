@@ -3,7 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "yaml.h"
+#include "yaml_doc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

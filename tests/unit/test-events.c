@@ -71,8 +71,8 @@ static int64_t series_count(const char *body) {
         JsonDoc *doc = NULL;
         int64_t n = -1;
         assert_int_equal(json_parse(body, strlen(body), NULL, &doc, NULL), 0);
-        assert_int_equal(json_int64(json_get_path(json_doc_root(doc), "series", "count", NULL), &n), 0);
-        assert_non_null(json_get_path(json_doc_root(doc), "series", "lastObservedTime", NULL));
+        assert_int_equal(json_int64(json_get_path(json_doc_root(doc), "series", "count"), &n), 0);
+        assert_non_null(json_get_path(json_doc_root(doc), "series", "lastObservedTime"));
         json_doc_free(doc);
         return n;
 }

@@ -205,8 +205,8 @@ static void test_accessors(void **state _unused_) {
         size_t n = 0;
 
         assert_string_equal(json_get_string(json_get(root, "metadata"), "name"), "web");
-        assert_string_equal(json_string(json_get_path(root, "metadata", "labels", "app", NULL)), "x");
-        assert_null(json_get_path(root, "metadata", "missing", "app", NULL));
+        assert_string_equal(json_string(json_get_path(root, "metadata", "labels", "app")), "x");
+        assert_null(json_get_path(root, "metadata", "missing", "app"));
         assert_null(json_get(json_get(root, "list"), "x")); /* not an object */
         assert_null(json_get(NULL, "x"));
         assert_null(json_string(json_get(root, "flag")));
@@ -369,7 +369,7 @@ static void test_managed_fields_skipped(void **state _unused_) {
         assert_string_equal(out, "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"managedFields\":1},"
                                  "\"managedFields\":2}");
         assert_int_equal(json_parse(text, strlen(text), &keep, &kept, NULL), 0);
-        assert_int_equal(json_array_len(json_get_path(json_doc_root(kept), "metadata", "managedFields", NULL)), 1);
+        assert_int_equal(json_array_len(json_get_path(json_doc_root(kept), "metadata", "managedFields")), 1);
         /* a skipped value is still validated: syntax and depth */
         const char *bad = "{\"metadata\":{\"managedFields\":[1,]}}";
         assert_int_equal(json_parse(bad, strlen(bad), NULL, &deep, NULL), -EINVAL);

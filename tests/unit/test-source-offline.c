@@ -274,7 +274,7 @@ static void test_update_semantics(void **state) {
         assert_int_equal(r.error, 0);
         lb = source_offline_get(fx->source, svc, "shop", "lb");
         assert_string_equal(json_get_string(json_get(lb, "spec"), "type"), "LoadBalancer");
-        assert_string_equal(json_get_string(json_array_at(json_get_path(lb, "status", "loadBalancer", "ingress", NULL), 0),
+        assert_string_equal(json_get_string(json_array_at(json_get_path(lb, "status", "loadBalancer", "ingress"), 0),
                                             "ip"), "192.0.2.10");
         assert_string_equal(r.rv, "503");
         /* uid and creationTimestamp survive */
@@ -295,8 +295,8 @@ static void test_update_semantics(void **state) {
                                             on_done, &r), 0);
         assert_int_equal(r.error, 0);
         lb = source_offline_get(fx->source, svc, "shop", "lb");
-        assert_string_equal(json_get_string(json_get_path(lb, "metadata", "annotations", NULL), "a"), "b");
-        assert_non_null(json_get_path(lb, "status", "loadBalancer", NULL));
+        assert_string_equal(json_get_string(json_get_path(lb, "metadata", "annotations"), "a"), "b");
+        assert_non_null(json_get_path(lb, "status", "loadBalancer"));
 
         /* a stale resourceVersion conflicts */
         assert_int_equal(source_replace(fx->source, svc, "shop", "lb",

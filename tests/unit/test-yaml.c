@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "json.h"
-#include "yaml.h"
+#include "yaml_doc.h"
 
 static char *to_json(const JsonValue *v) {
         _cleanup_json_gen_ yajl_gen g = json_gen_new(false);

@@ -22,13 +22,6 @@
 
 #include "json.h"
 
-/* This header's name shadows libyaml's <yaml.h> for every file built with
- * -I common.  yaml.c defines BERTH_YAML_WANT_LIBYAML and includes <yaml.h>
- * (found here through the -I path) to reach libyaml's header behind it. */
-#ifdef BERTH_YAML_WANT_LIBYAML
-#include_next <yaml.h>
-#endif
-
 /* Nodes alias expansion may add, per document. */
 #define YAML_MAX_ALIAS_NODES 100000u
 /* Anchors per document (lookups are linear). */

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* libyaml's event parser feeding the JsonDoc builders (yaml.h). */
+/* libyaml's event parser feeding the JsonDoc builders (yaml_doc.h). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* See yaml.h: this reaches libyaml's header through ours. */
-#define BERTH_YAML_WANT_LIBYAML 1
 #include <yaml.h>
+
+#include "yaml_doc.h"
 
 #define TAG_PREFIX "tag:yaml.org,2002:"
 
