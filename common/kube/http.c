@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 
 #include "http.h"
@@ -834,6 +836,20 @@ void kube_request_cancel(KubeRequest *req) {
         case REQ_CALLBACK: /* freed when its on_done returns */
         case REQ_ZOMBIE:
                 break;
+        }
+}
+
+void kube_client_break_connections(KubeClient *c) {
+        if (!c)
+                return;
+        /* The sockets libcurl asked us to watch are its live connections. */
+        for (SocketWatch *w = c->sockets; w; w = w->next) {
+                int fd = sd_event_source_get_io_fd(w->source);
+                /* shutdown, not close: the descriptor stays libcurl's to close. */
+                if (fd >= 0 && shutdown(fd, SHUT_RDWR) < 0)
+                        log_debug_errno(errno, "cannot shut down connection fd %d: %m", fd);
+                else
+                        log_debug("shut down connection fd %d to %s", fd, c->base_url);
         }
 }
 

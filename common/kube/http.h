@@ -89,6 +89,14 @@ DEFINE_POINTER_CLEANUP(KubeClient, kube_client_free);
 int kube_request(KubeClient *c, const KubeRequestOptions *opts, KubeRequest **ret);
 /* Cancels without calling on_done.  NULL is a no-op. */
 void kube_request_cancel(KubeRequest *req);
+/* The server stopped answering (a watch went silent): shut down every
+ * connection the client holds, so every request multiplexed on a dead
+ * connection fails at once and later requests connect anew instead of
+ * queueing on it.  With HTTP/2 there is one connection to the API server,
+ * and client-go retires it the same way when its health-check ping fails;
+ * requests on a healthy connection are retried by their owners (watches
+ * resume from their last resourceVersion).  NULL is a no-op. */
+void kube_client_break_connections(KubeClient *c);
 /* Number of requests in flight (tests, metrics). */
 size_t kube_client_in_flight(const KubeClient *c);
 /* Prometheus counters: requests by code, kept by the client. */

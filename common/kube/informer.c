@@ -853,6 +853,9 @@ static int on_idle_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         }
         _cleanup_(informer_unrefp) Informer *ref = informer_ref(i);
         i->stats.idle_restarts++;
+        /* A silent stream means a dead connection (a middlebox froze it, the
+         * peer vanished): retire it, or the next watch would queue on it. */
+        kube_client_break_connections(i->client);
         informer_fail(i, false, -ETIMEDOUT, "watch %s: nothing received for %" PRIu64 " ms, restarting", i->path,
                       idle / USEC_PER_MSEC);
         return 0;

@@ -69,9 +69,10 @@ int main(int argc, char **argv) {
                 while ((de = readdir(d))) {
                         if (de->d_name[0] == '.')
                                 continue;
-                        names = realloc(names, (n + 1) * sizeof *names);
-                        if (!names || asprintf(&names[n], "%s/%s", argv[i], de->d_name) < 0)
-                                return 1;
+                        char **grown = realloc(names, (n + 1) * sizeof *names);
+                        if (!grown || asprintf(&grown[n], "%s/%s", argv[i], de->d_name) < 0)
+                                return 1; /* exiting: the OS reclaims names */
+                        names = grown;
                         n++;
                 }
                 closedir(d);

@@ -159,7 +159,7 @@ int itest_wait_pid(pid_t pid, usec_t timeout, int *ret_status) {
         }
 }
 
-int itest_apiserver(ITestEnv *e, const char *action, ...) {
+int itest_apiserver_internal(ITestEnv *e, const char *action, ...) {
         const char *ctl = itest_env_get(e, "BERTH_ENVTEST_CTL"), *dir = itest_env_get(e, "BERTH_ENVTEST_DIR");
         char *argv[16];
         size_t n = 0;

@@ -30,7 +30,9 @@ char *itest_unique_name(ITestEnv *e, const char *prefix);
 
 /* tests/envtest/apiserver DIR action [options...] (NULL-terminated), then
  * reloads the env.  action: "stop", "start", "restart". */
-int itest_apiserver(ITestEnv *e, const char *action, ...) __attribute__((sentinel));
+int itest_apiserver_internal(ITestEnv *e, const char *action, ...) __attribute__((sentinel));
+/* itest_apiserver(e, "restart", "--flag=value", ...): the macro adds the typed terminator. */
+#define itest_apiserver(e, ...) itest_apiserver_internal((e), __VA_ARGS__, (const char *) NULL)
 
 /* A synchronous request with a bearer token (NULL = the admin token).
  * content_type NULL = application/json.  ret_body may be NULL. */

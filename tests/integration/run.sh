@@ -11,7 +11,7 @@
 #
 # For each program: its output on stdout, a result line, and
 # BUILDDIR/tests/integration/NAME.log + NAME.trs (automake's format, so CI
-# counts every tier alike).  Exit status 1 if any program failed or the
+# counts every tier alike), and the summary line in run.log.  Exit status 1 if any program failed or the
 # control plane could not start.
 #
 # Environment: BERTH_ITEST_TIMEOUT (seconds per program, default 300),
@@ -138,5 +138,7 @@ for prog in "${programs[@]}"; do
 done
 [ -n "$shared" ] && stop_plane "$shared" 0
 
-echo "integration: ${#programs[@]} programs, $pass passed, $fail failed ($((SECONDS - t_all))s)"
+# The summary also goes to run.log (CI reads the time from it).
+echo "integration: ${#programs[@]} programs, $pass passed, $fail failed ($((SECONDS - t_all))s)" |
+	tee "$builddir/tests/integration/run.log"
 [ $fail -eq 0 ]

@@ -124,9 +124,9 @@ static void test_restart_keeps_data_and_port(void **state) {
         url = strdup(itest_env_get(e, "BERTH_APISERVER_URL"));
         pid = strdup(itest_env_get(e, "BERTH_APISERVER_PID"));
 
-        assert_int_equal(itest_apiserver(e, "stop", NULL), 0);
+        assert_int_equal(itest_apiserver(e, "stop"), 0);
         assert_int_equal(itest_api(e, NULL, "GET", "/readyz", NULL, NULL, &code, NULL), -EIO);
-        assert_int_equal(itest_apiserver(e, "start", NULL), 0);
+        assert_int_equal(itest_apiserver(e, "start"), 0);
 
         assert_string_equal(itest_env_get(e, "BERTH_APISERVER_URL"), url);
         assert_string_not_equal(itest_env_get(e, "BERTH_APISERVER_PID"), pid);
@@ -147,7 +147,7 @@ static void test_restart_with_other_node_port_range(void **state) {
         assert_int_equal(asprintf(&body, "{\"metadata\":{\"name\":\"%s\"}}", ns) > 0, 1);
         assert_int_equal(itest_api_ok(e, "POST", "/api/v1/namespaces", body, NULL), 0);
 
-        assert_int_equal(itest_apiserver(e, "restart", "--node-port-range=31100-31101", NULL), 0);
+        assert_int_equal(itest_apiserver(e, "restart", "--node-port-range=31100-31101"), 0);
         assert_string_equal(itest_env_get(e, "BERTH_NODE_PORT_RANGE"), "31100-31101");
         p1 = node_port_of_new_service(e, ns, "a", &code);
         assert_int_equal(code, 201);
@@ -174,7 +174,7 @@ static void test_restart_with_other_node_port_range(void **state) {
         }
 
         assert_int_equal(asprintf(&arg, "--node-port-range=%s", range) > 0, 1);
-        assert_int_equal(itest_apiserver(e, "restart", arg, NULL), 0);
+        assert_int_equal(itest_apiserver(e, "restart", arg), 0);
         assert_string_equal(itest_env_get(e, "BERTH_NODE_PORT_RANGE"), range);
 }
 
@@ -195,7 +195,7 @@ static void test_compaction_and_restart_give_410(void **state) {
         assert_int_equal(itest_etcd_compact(e, &rev), 0);
         assert_true(rev > strtoll(rv, NULL, 10));
         /* A new watch cache starts at the current revision: older is gone. */
-        assert_int_equal(itest_apiserver(e, "restart", NULL), 0);
+        assert_int_equal(itest_apiserver(e, "restart"), 0);
         assert_int_equal(asprintf(&watch, "/api/v1/namespaces?watch=1&timeoutSeconds=1&resourceVersion=%s", rv) > 0,
                          1);
         free(resp);
@@ -224,14 +224,14 @@ static void test_storage_media_type(void **state) {
         assert_true(len > 4);
         assert_memory_equal(proto, "k8s\0", 4);
 
-        assert_int_equal(itest_apiserver(e, "restart", "--storage-media-type=application/json", NULL), 0);
+        assert_int_equal(itest_apiserver(e, "restart", "--storage-media-type=application/json"), 0);
         assert_string_equal(itest_env_get(e, "BERTH_STORAGE_MEDIA_TYPE"), "application/json");
         create_namespace_and_read_etcd(e, "json", &json, &len);
         assert_true(len > 0);
         assert_int_equal(json[0], '{');
         assert_non_null(strstr(json, "\"kind\":\"Namespace\""));
 
-        assert_int_equal(itest_apiserver(e, "restart", "--storage-media-type=application/vnd.kubernetes.protobuf", NULL),
+        assert_int_equal(itest_apiserver(e, "restart", "--storage-media-type=application/vnd.kubernetes.protobuf"),
                          0);
 }
 
@@ -333,12 +333,12 @@ static void test_proxy(void **state) {
         assert_int_equal(itest_proxy_send(p, "explode", NULL), -EBADMSG);
 
         /* The apiserver down behind the proxy: the client's connection is closed. */
-        assert_int_equal(itest_apiserver(e, "stop", NULL), 0);
+        assert_int_equal(itest_apiserver(e, "stop"), 0);
         a = proxy_connect(p);
         r = read_within(a, 2000, buf, sizeof(buf));
         assert_true(r == 0 || r == -ECONNRESET);
         close(a);
-        assert_int_equal(itest_apiserver(e, "start", NULL), 0);
+        assert_int_equal(itest_apiserver(e, "start"), 0);
         assert_int_equal(itest_api(e, NULL, "GET", "/readyz", NULL, NULL, &code, NULL), 0);
         assert_int_equal(code, 200);
 

@@ -254,8 +254,10 @@ static void test_silent_stream_detected_by_idle_timer(void **state) {
         fprintf(stderr, "silent stream: change seen after %" PRIu64 " ms, idle restarts %" PRIu64 "\n",
                 dt / USEC_PER_MSEC, after.idle_restarts - before.idle_restarts);
         assert_true(after.idle_restarts > before.idle_restarts);
-        /* Not before the idle timeout (the paused stream carried nothing). */
-        assert_true(dt >= 2 * USEC_PER_SEC - 200 * USEC_PER_MSEC);
+        /* Not through the paused stream: only after the idle timer fired.  Idle
+         * time counts from the last byte received, up to ~300 ms before the
+         * pause, hence the margin below the 2 s timeout. */
+        assert_true(dt >= USEC_PER_SEC);
         assert_int_equal(after.relists, 0);
         assert_int_equal(itest_proxy_send(f->proxy, "resume", NULL), 0);
         test_end(&t);
@@ -270,10 +272,10 @@ static void test_apiserver_restart(void **state) {
         test_begin(&t, f, 3, &opts);
         assert_int_equal(itest_run_for(f->event, 300 * USEC_PER_MSEC), 0);
 
-        assert_int_equal(itest_apiserver(f->env, "stop", NULL), 0);
+        assert_int_equal(itest_apiserver(f->env, "stop"), 0);
         assert_int_equal(itest_run_for(f->event, 2 * USEC_PER_SEC), 0); /* fails, backs off */
         assert_non_null(informer_last_error(t.informer));
-        assert_int_equal(itest_apiserver(f->env, "start", NULL), 0);
+        assert_int_equal(itest_apiserver(f->env, "start"), 0);
 
         /* Changes after the restart arrive without anyone restarting the informer. */
         lease_set_step(&t, "lease-1", 5);
@@ -314,7 +316,7 @@ static void test_gone_relists(void **state) {
         /* History is gone: etcd compacted, and a new apiserver's watch cache
          * starts at the current revision. */
         assert_int_equal(itest_etcd_compact(f->env, &rev), 0);
-        assert_int_equal(itest_apiserver(f->env, "restart", NULL), 0);
+        assert_int_equal(itest_apiserver(f->env, "restart"), 0);
         assert_int_equal(itest_proxy_send(f->proxy, "normal", NULL), 0);
 
         wait_cache(&t, "lease-0", NULL, 20 * USEC_PER_SEC);

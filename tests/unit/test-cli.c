@@ -27,7 +27,7 @@ static const CliSpec controller_spec = {
 };
 
 /* Parses a NULL-terminated argument list (argv[0] added). */
-static int parse(const CliSpec *spec, CliOptions *o, char **msg, ...) {
+static int parse_args(const CliSpec *spec, CliOptions *o, char **msg, ...) {
         char *argv[64] = { (char *) "prog" };
         int argc = 1;
         va_list ap;
@@ -39,6 +39,8 @@ static int parse(const CliSpec *spec, CliOptions *o, char **msg, ...) {
         *msg = NULL;
         return cli_parse(spec, argc, argv, o, msg);
 }
+/* parse(spec, o, msg, "--flag", ...): the macro adds the typed terminator. */
+#define parse(...) parse_args(__VA_ARGS__, (char *) NULL)
 
 static void test_defaults(void **state) {
         (void) state;
@@ -46,7 +48,7 @@ static void test_defaults(void **state) {
         char *msg;
 
         unsetenv("POD_NAMESPACE");
-        assert_int_equal(parse(&controller_spec, &o, &msg, NULL), CLI_RUN);
+        assert_int_equal(parse(&controller_spec, &o, &msg), CLI_RUN);
         assert_null(msg);
         assert_null(o.kubeconfig);
         assert_null(o.manifests);
@@ -77,19 +79,19 @@ static void test_pod_namespace(void **state) {
         char *msg;
 
         setenv("POD_NAMESPACE", "from-env", 1);
-        assert_int_equal(parse(&controller_spec, &o, &msg, NULL), CLI_RUN);
+        assert_int_equal(parse(&controller_spec, &o, &msg), CLI_RUN);
         assert_string_equal(o.namespace, "from-env");
         assert_string_equal(o.leader_elect_resource_namespace, "from-env");
         cli_options_done(&o);
 
         /* the flag beats the environment; the lease namespace follows it */
-        assert_int_equal(parse(&controller_spec, &o, &msg, "--namespace", "flag-ns", NULL), CLI_RUN);
+        assert_int_equal(parse(&controller_spec, &o, &msg, "--namespace", "flag-ns"), CLI_RUN);
         assert_string_equal(o.namespace, "flag-ns");
         assert_string_equal(o.leader_elect_resource_namespace, "flag-ns");
         cli_options_done(&o);
 
         assert_int_equal(parse(&controller_spec, &o, &msg, "--namespace=a",
-                               "--leader-elect-resource-namespace", "b", NULL), CLI_RUN);
+                               "--leader-elect-resource-namespace", "b"), CLI_RUN);
         assert_string_equal(o.namespace, "a");
         assert_string_equal(o.leader_elect_resource_namespace, "b");
         cli_options_done(&o);
@@ -103,7 +105,7 @@ static void test_flag_forms(void **state) {
 
         assert_int_equal(parse(&controller_spec, &o, &msg, "--kubeconfig=/k", "--manifests", "/m", "--once",
                                "-o", "table", "--now", "2024-05-01T10:00:00Z", "--log-level=debug",
-                               "--metrics-bind-address", "[::1]:8443", NULL),
+                               "--metrics-bind-address", "[::1]:8443"),
                          CLI_RUN);
         assert_string_equal(o.kubeconfig, "/k");
         assert_string_equal(o.manifests, "/m");
@@ -117,24 +119,23 @@ static void test_flag_forms(void **state) {
         assert_false(o.leader_elect);
         cli_options_done(&o);
 
-        assert_int_equal(parse(&controller_spec, &o, &msg, "--manifests=/m", "-oyaml", "--once=false", NULL),
+        assert_int_equal(parse(&controller_spec, &o, &msg, "--manifests=/m", "-oyaml", "--once=false"),
                          CLI_RUN);
         assert_int_equal(o.output, OUTPUT_YAML);
         assert_false(o.once);
         cli_options_done(&o);
 
-        assert_int_equal(parse(&controller_spec, &o, &msg, "--manifests=/m", "-o=json", NULL), CLI_RUN);
+        assert_int_equal(parse(&controller_spec, &o, &msg, "--manifests=/m", "-o=json"), CLI_RUN);
         assert_int_equal(o.output, OUTPUT_JSON);
         cli_options_done(&o);
 
-        assert_int_equal(parse(&controller_spec, &o, &msg, "--metrics-bind-address=0", "--leader-elect=false",
-                               NULL), CLI_RUN);
+        assert_int_equal(parse(&controller_spec, &o, &msg, "--metrics-bind-address=0", "--leader-elect=false"), CLI_RUN);
         assert_null(o.metrics_bind_address);
         assert_null(o.metrics_host);
         assert_false(o.leader_elect);
         cli_options_done(&o);
 
-        assert_int_equal(parse(&controller_spec, &o, &msg, "--metrics-bind-address", "127.0.0.1:0", NULL),
+        assert_int_equal(parse(&controller_spec, &o, &msg, "--metrics-bind-address", "127.0.0.1:0"),
                          CLI_RUN);
         assert_string_equal(o.metrics_host, "127.0.0.1");
         assert_int_equal(o.metrics_port, 0);
@@ -190,7 +191,7 @@ static void test_controllers(void **state) {
 
         CliOptions o;
         char *msg;
-        assert_int_equal(parse(&controller_spec, &o, &msg, "--controllers", "*,-lbipam", NULL), CLI_RUN);
+        assert_int_equal(parse(&controller_spec, &o, &msg, "--controllers", "*,-lbipam"), CLI_RUN);
         assert_true(cli_controller_enabled(&controller_spec, &o, "endpoints"));
         assert_false(cli_controller_enabled(&controller_spec, &o, "lbipam"));
         assert_false(cli_controller_enabled(&controller_spec, &o, "unknown"));
@@ -265,11 +266,11 @@ static void test_help_version(void **state) {
         CliOptions o;
         char *msg;
 
-        assert_int_equal(parse(&controller_spec, &o, &msg, "--version", NULL), CLI_EXIT);
+        assert_int_equal(parse(&controller_spec, &o, &msg, "--version"), CLI_EXIT);
         assert_string_equal(msg, "berth-controller " PACKAGE_VERSION);
         free(msg);
 
-        assert_int_equal(parse(&controller_spec, &o, &msg, "--help", NULL), CLI_EXIT);
+        assert_int_equal(parse(&controller_spec, &o, &msg, "--help"), CLI_EXIT);
         assert_non_null(strstr(msg, "Usage: berth-controller"));
         assert_non_null(strstr(msg, "--leader-elect-retry-period DURATION"));
         assert_non_null(strstr(msg, "-o, --output FORMAT"));
@@ -278,11 +279,11 @@ static void test_help_version(void **state) {
 
         /* a binary without the optional groups neither lists nor accepts them */
         static const CliSpec plain = { .program = "berthctl" };
-        assert_int_equal(parse(&plain, &o, &msg, "-h", NULL), CLI_EXIT);
+        assert_int_equal(parse(&plain, &o, &msg, "-h"), CLI_EXIT);
         assert_null(strstr(msg, "--controllers"));
         assert_null(strstr(msg, "--leader-elect"));
         free(msg);
-        assert_int_equal(parse(&plain, &o, &msg, "--controllers=*", NULL), -EINVAL);
+        assert_int_equal(parse(&plain, &o, &msg, "--controllers=*"), -EINVAL);
         assert_string_equal(msg, "berthctl: unknown flag: --controllers");
         free(msg);
 }
@@ -334,17 +335,17 @@ static void test_extra_options(void **state) {
         char *msg;
 
         assert_int_equal(parse(&spec, &o, &msg, "--lease-duration", "1.5s", "--lease-renew=500ms",
-                               "--conflict-probe=false", NULL), CLI_RUN);
+                               "--conflict-probe=false"), CLI_RUN);
         assert_int_equal(e.lease_duration, 1500 * USEC_PER_MSEC);
         assert_int_equal(e.lease_renew, 500 * USEC_PER_MSEC);
         assert_false(e.probe);
         cli_options_done(&o);
 
-        assert_int_equal(parse(&spec, &o, &msg, "--lease-duration", "1x", NULL), -EINVAL);
+        assert_int_equal(parse(&spec, &o, &msg, "--lease-duration", "1x"), -EINVAL);
         assert_string_equal(msg, "berth-speaker: invalid argument \"1x\" for --lease-duration: time: invalid duration \"1x\"");
         free(msg);
 
-        assert_int_equal(parse(&spec, &o, &msg, "--lease-duration=1s", "--lease-renew", "2s", NULL), -EINVAL);
+        assert_int_equal(parse(&spec, &o, &msg, "--lease-duration=1s", "--lease-renew", "2s"), -EINVAL);
         assert_string_equal(msg, "berth-speaker: invalid argument \"2s\" for --lease-renew: must be shorter than --lease-duration");
         free(msg);
 }

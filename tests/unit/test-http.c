@@ -186,7 +186,8 @@ typedef struct Result {
         size_t chunks_len;
         int data_calls;
         int stop_after; /* sd_event_exit once this many requests finished */
-        int *finished;
+        int *finished;  /* shared counter of a group of requests, or NULL */
+        int own_finished; /* the counter of a request run alone (run_one) */
         sd_event *event;
 } Result;
 
@@ -268,16 +269,15 @@ static int fixture_teardown(void **state) {
 /* Runs one request to completion. */
 static void run_one(Fixture *f, KubeConfig *cfg, KubeRequestOptions *o, Result *r) {
         _cleanup_(kube_client_freep) KubeClient *c = NULL;
-        int finished = 0;
-
         r->event = f->event;
-        r->finished = &finished;
+        r->own_finished = 0;
+        r->finished = &r->own_finished;
         r->stop_after = 1;
         o->on_done = on_done;
         o->userdata = r;
         assert_int_equal(kube_client_new(f->event, cfg, &(KubeClientOptions) { .user_agent = "berth-test/1" }, &c), 0);
         assert_int_equal(kube_request(c, o, NULL), 0);
-        run_until(f->event, &finished, 1);
+        run_until(f->event, &r->own_finished, 1);
         assert_int_equal(r->calls, 1);
         assert_int_equal(kube_client_in_flight(c), 0);
         assert_int_equal(kube_client_requests_total(c), 1);
@@ -468,7 +468,6 @@ static int cancel_ctx_data(KubeRequest *req, const char *data, size_t len, void 
         assert_ptr_equal(req, x->stream);
         kube_request_cancel(x->slow);
         kube_request_cancel(req);
-        x->fresh.event = x->fresh.event;
         assert_int_equal(kube_request(x->client,
                                       &(KubeRequestOptions) { .path = "/ok", .on_done = on_done, .userdata = &x->fresh },
                                       NULL),

@@ -583,7 +583,8 @@ static void test_connection_refused_backs_off(void **state) {
         kube_client_free(f->client);
         free(f->config->server);
         f->config->server = strf("http://127.0.0.1:%u", ntohs(sa.sin_port));
-        assert_int_equal(kube_client_new(f->event, f->config, &(KubeClientOptions) {}, &f->client), 0);
+        KubeClientOptions client_opts = {};
+        assert_int_equal(kube_client_new(f->event, f->config, &client_opts, &f->client), 0);
 
         fixture_informer(f, NULL, &fast_options);
         assert_int_equal(informer_start(f->informer), 0);
