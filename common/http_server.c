@@ -17,6 +17,20 @@
 #define SNAPSHOT_MAX_AGE USEC_PER_SEC
 #define WANT_HEARTBEAT 1u
 #define WANT_METRICS 2u
+#define WANT_PATH(i) (4u << (i))
+
+/* An extra path: registered and rendered on the loop, served from the
+ * snapshot by the MHD thread; all fields under lock. */
+typedef struct ExtraPath {
+        char *path;               /* NULL = free slot */
+        const char *content_type;
+        http_render_fn render;
+        void *userdata;
+        usec_t time;
+        int error;
+        char *body;
+        size_t len;
+} ExtraPath;
 
 /* What the MHD thread may read; written by the loop, all under lock. */
 typedef struct Snapshot {
@@ -41,6 +55,7 @@ struct HttpServer {
         unsigned want;           /* under lock: what waiting requests need */
         bool stopping;           /* under lock */
         unsigned long refreshes; /* under lock */
+        ExtraPath paths[HTTP_SERVER_MAX_PATHS]; /* under lock */
 };
 
 static usec_t mono_now(void) {
@@ -194,6 +209,34 @@ static int on_wake(sd_event_source *src _unused_, int fd, uint32_t revents _unus
                         text = strdup("");
         }
 
+        for (size_t i = 0; i < HTTP_SERVER_MAX_PATHS; i++) {
+                http_render_fn render;
+                void *ud;
+                char *body = NULL;
+                size_t blen = 0;
+                int rr;
+
+                if (!(want & WANT_PATH(i)))
+                        continue;
+                pthread_mutex_lock(&s->lock);
+                render = s->paths[i].path ? s->paths[i].render : NULL;
+                ud = s->paths[i].userdata;
+                pthread_mutex_unlock(&s->lock);
+                if (!render)
+                        continue;
+                /* the loop is the only writer of the table, so the slot is still ours */
+                rr = render(ud, &body, &blen);
+                pthread_mutex_lock(&s->lock);
+                free(s->paths[i].body);
+                s->paths[i].body = rr < 0 ? NULL : body;
+                s->paths[i].len = rr < 0 ? 0 : blen;
+                s->paths[i].error = rr < 0 ? rr : 0;
+                s->paths[i].time = mono_now();
+                pthread_mutex_unlock(&s->lock);
+                if (rr < 0)
+                        free(body);
+        }
+
         pthread_mutex_lock(&s->lock);
         s->snap.heartbeat_time = mono_now();
         s->snap.ready = ready;
@@ -227,6 +270,9 @@ static bool wait_for_loop(HttpServer *s, unsigned want) {
         for (;;) {
                 bool ok = fresh(s->snap.heartbeat_time, now) &&
                           (!(want & WANT_METRICS) || fresh(s->snap.metrics_time, now));
+                for (size_t i = 0; ok && i < HTTP_SERVER_MAX_PATHS; i++)
+                        if (want & WANT_PATH(i))
+                                ok = !s->paths[i].path || fresh(s->paths[i].time, now);
                 if (ok)
                         return true;
                 if (s->stopping || now >= deadline)
@@ -267,6 +313,44 @@ static enum MHD_Result respond_text(struct MHD_Connection *c, unsigned status, c
         return respond(c, status, body, strlen(body), "text/plain; charset=utf-8");
 }
 
+static enum MHD_Result on_extra_path(HttpServer *s, struct MHD_Connection *c, const char *url,
+                                     const char *method) {
+        const char *content_type = NULL;
+        char *body = NULL;
+        size_t len = 0;
+        ssize_t idx = -1;
+        bool ok = false;
+
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < HTTP_SERVER_MAX_PATHS && idx < 0; i++)
+                if (s->paths[i].path && streq(s->paths[i].path, url))
+                        idx = (ssize_t) i;
+        if (idx >= 0 && (streq(method, "GET") || streq(method, "HEAD"))) {
+                ok = wait_for_loop(s, WANT_HEARTBEAT | WANT_PATH(idx));
+                if (ok && s->paths[idx].path && s->paths[idx].body) {
+                        len = s->paths[idx].len;
+                        body = malloc(len + 1);
+                        if (body) {
+                                memcpy(body, s->paths[idx].body, len);
+                                body[len] = '\0';
+                        }
+                        content_type = s->paths[idx].content_type;
+                } else
+                        ok = false;
+        }
+        pthread_mutex_unlock(&s->lock);
+
+        if (idx < 0)
+                return respond_text(c, MHD_HTTP_NOT_FOUND, "not found");
+        if (!streq(method, "GET") && !streq(method, "HEAD"))
+                return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+        if (!ok)
+                return respond_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "not available");
+        if (!body)
+                return MHD_NO;
+        return respond(c, MHD_HTTP_OK, body, len, content_type);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version _unused_, const char *upload_data _unused_,
                                   size_t *upload_data_size, void **con_cls) {
@@ -294,7 +378,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         else if (streq(url, "/metrics"))
                 what = METRICS;
         else
-                return respond_text(c, MHD_HTTP_NOT_FOUND, "not found");
+                return on_extra_path(s, c, url, method);
         if (!streq(method, "GET") && !streq(method, "HEAD"))
                 return respond_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
 
@@ -416,8 +500,57 @@ HttpServer *http_server_free(HttpServer *s) {
         pthread_mutex_destroy(&s->lock);
         free(s->snap.reason);
         free(s->snap.metrics);
+        for (size_t i = 0; i < HTTP_SERVER_MAX_PATHS; i++) {
+                free(s->paths[i].path);
+                free(s->paths[i].body);
+        }
         free(s);
         return NULL;
+}
+
+int http_server_add_path(HttpServer *s, const char *path, const char *content_type, http_render_fn render,
+                         void *userdata) {
+        ssize_t free_slot = -1;
+        char *copy;
+
+        if (!s)
+                return -EINVAL;
+        copy = strdup(path);
+        if (!copy)
+                return -ENOMEM;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < HTTP_SERVER_MAX_PATHS; i++) {
+                if (s->paths[i].path && streq(s->paths[i].path, path)) {
+                        pthread_mutex_unlock(&s->lock);
+                        free(copy);
+                        return -EEXIST;
+                }
+                if (!s->paths[i].path && free_slot < 0)
+                        free_slot = (ssize_t) i;
+        }
+        if (free_slot < 0) {
+                pthread_mutex_unlock(&s->lock);
+                free(copy);
+                return -E2BIG;
+        }
+        s->paths[free_slot] = (ExtraPath) {
+                .path = copy, .content_type = content_type, .render = render, .userdata = userdata,
+        };
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+}
+
+void http_server_remove_path(HttpServer *s, const char *path) {
+        if (!s)
+                return;
+        pthread_mutex_lock(&s->lock);
+        for (size_t i = 0; i < HTTP_SERVER_MAX_PATHS; i++)
+                if (s->paths[i].path && streq(s->paths[i].path, path)) {
+                        free(s->paths[i].path);
+                        free(s->paths[i].body);
+                        s->paths[i] = (ExtraPath) {};
+                }
+        pthread_mutex_unlock(&s->lock);
 }
 
 uint16_t http_server_port(const HttpServer *s) {

@@ -60,5 +60,16 @@ DEFINE_POINTER_CLEANUP(HttpServer, http_server_free);
 
 /* The bound port (useful with PORT 0). */
 uint16_t http_server_port(const HttpServer *s);
+/* Extra GET paths (e.g. /debug/nodeports), rendered on the loop like
+ * /metrics (at most once a second, from a snapshot): render returns 0 and a
+ * malloc'd body, or < 0 (503).  Up to HTTP_SERVER_MAX_PATHS; -EEXIST when
+ * the path is taken, -E2BIG when full.  Remove a path before its userdata
+ * goes away. */
+#define HTTP_SERVER_MAX_PATHS 8
+typedef int (*http_render_fn)(void *userdata, char **ret_body, size_t *ret_len);
+int http_server_add_path(HttpServer *s, const char *path, const char *content_type, http_render_fn render,
+                         void *userdata);
+void http_server_remove_path(HttpServer *s, const char *path);
+
 /* How often the loop refreshed the snapshot (tests: the once-a-second bound). */
 unsigned long http_server_refreshes(HttpServer *s);

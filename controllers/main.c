@@ -31,6 +31,9 @@ static const CliFeatureGate feature_gates[] = {
         { "PreferSameTrafficDistribution", false },
 };
 
+/* The controllers' own flags, filled by cli_parse() (controller_flags.h). */
+static ControllerFlags controller_flags = CONTROLLER_FLAGS_INIT;
+
 static const CliSpec cli_spec = {
         .program = PROGRAM,
         .summary = "Service plumbing for bare-metal clusters: endpoints, EndpointSlices, node ports, LB IPs.",
@@ -39,6 +42,9 @@ static const CliSpec cli_spec = {
         .feature_gates = feature_gates,
         .n_feature_gates = ELEMENTSOF(feature_gates),
         .default_metrics_bind_address = ":9402",
+        .extra = controller_cli_options,
+        .n_extra = CONTROLLER_CLI_OPTIONS_N,
+        .extra_userdata = &controller_flags,
 };
 
 typedef struct Manager {
@@ -92,6 +98,8 @@ static int controllers_init(Manager *m) {
                 .metrics = m->metrics,
                 .offline = m->options.manifests != NULL,
                 .reporting_instance = m->options.manifests ? "offline" : m->identity,
+                .flags = &controller_flags,
+                .http = m->http,
         };
         size_t n = 0;
 

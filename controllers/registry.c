@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "endpoints_controller.h"
+#include "nodeport.h"
 #include "registry.h"
+#include "endpointslices.h"
 
 /* Controller engineers: add your init function here (and keep the order
  * of controller_names[] the same).  The name is the --controllers name. */
 const ControllerRegistration controller_registry[] = {
-        { "endpoints", NULL },
-        { "endpointslice", NULL },
-        { "nodeport", NULL },
+        { "endpoints", endpoints_controller_init },
+        { "endpointslice", endpointslice_controller_new },
+        { "nodeport", nodeport_controller_init },
         { "lbipam", NULL },
         { NULL, NULL },
 };

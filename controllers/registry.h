@@ -21,6 +21,8 @@
 #include <systemd/sd-event.h>
 
 #include "cli.h"
+#include "controller_flags.h"
+#include "http_server.h"
 #include "metrics.h"
 #include "source.h"
 
@@ -32,6 +34,8 @@ typedef struct ControllerContext {
         MetricsRegistry *metrics;       /* NULL when metrics are off (offline) */
         bool offline;                   /* virtual time for work queues */
         const char *reporting_instance; /* the holder identity; "offline" offline (lbipam.md §13.3) */
+        const ControllerFlags *flags;   /* the controllers' own flags (controller_flags.h) */
+        HttpServer *http;               /* the metrics listener, for extra paths; NULL offline or when off */
 } ControllerContext;
 
 typedef struct Controller Controller;

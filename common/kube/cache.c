@@ -420,6 +420,17 @@ StrPool *cache_pool(Cache *c) {
         return c->pool;
 }
 
+void cache_remove_handlers(Cache *c, void *userdata) {
+        size_t kept = 0;
+
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n_handlers; i++)
+                if (c->handlers[i].userdata != userdata)
+                        c->handlers[kept++] = c->handlers[i];
+        c->n_handlers = kept;
+}
+
 int cache_add_handlers(Cache *c, const CacheHandlers *h) {
         CacheHandlers *handlers = realloc(c->handlers, (c->n_handlers + 1) * sizeof(CacheHandlers));
         if (!handlers)

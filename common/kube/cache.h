@@ -32,6 +32,9 @@ const KubeKind *cache_kind(const Cache *c);
 /* The pool decoders for this cache must intern into. */
 StrPool *cache_pool(Cache *c);
 int cache_add_handlers(Cache *c, const CacheHandlers *h);
+/* Removes every handler set registered with userdata (a controller that
+ * goes away before the source that owns the cache). */
+void cache_remove_handlers(Cache *c, void *userdata);
 
 /* Writers: the informer or the offline source.  cache_upsert takes a new
  * reference on obj; an object with the same resourceVersion as the cached

@@ -340,6 +340,8 @@ int event_recorder_new(const EventRecorderOptions *opts, EventRecorder **ret) {
 EventRecorder *event_recorder_free(EventRecorder *r) {
         if (!r)
                 return NULL;
+        if (r->o.sink_detach)
+                r->o.sink_detach(r->o.sink_userdata);
         while (r->oldest)
                 entry_remove(r, r->oldest);
         free(r->buckets);

@@ -64,6 +64,9 @@ typedef struct EventRecorderOptions {
         size_t max_entries;                /* 0 = 4096 */
         event_sink_fn sink;
         void *sink_userdata;
+        /* Called by event_recorder_free() with sink_userdata: the sink must
+         * not report results to this recorder any more (writes in flight). */
+        void (*sink_detach)(void *sink_userdata);
         event_clock_fn now;                /* wall clock; NULL = CLOCK_REALTIME (offline: --now) */
         void *now_userdata;
         sd_event *event;                   /* for the patch timer; NULL = event_recorder_flush() by hand */

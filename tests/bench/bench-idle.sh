@@ -68,52 +68,91 @@ traced_wakeups() {
 		END { printf "%.2f %.2f", wakeups / w, waits / w }' "$out"
 }
 
-measure() {
+start_controller() { # LABEL ARGS... -> prints the pid
 	local label=$1
 	shift
 	"$bin" --kubeconfig "$KUBECONFIG" --namespace default --metrics-bind-address 127.0.0.1:0 \
 		--log-level warning "$@" 2>"$envdir/controller-$label.log" &
-	pid=$!
-	sleep "$settle"
-	kill -0 "$pid" 2>/dev/null || { echo "bench-idle: berth-controller exited:" >&2; cat "$envdir/controller-$label.log" >&2; exit 1; }
+	echo $!
+}
 
+check_alive() { # PID LABEL
+	kill -0 "$1" 2>/dev/null && return 0
+	echo "bench-idle: berth-controller ($2) exited:" >&2
+	cat "$envdir/controller-$2.log" >&2
+	exit 1
+}
+
+report() { # PID LABEL
+	local p=$1 label=$2
 	local rss shared priv_clean priv_dirty anon vmrss threads s0 s1 switches_per_s wakeups
-	rss=$(kb /proc/$pid/smaps_rollup Rss)
-	anon=$(kb /proc/$pid/smaps_rollup Anonymous)
-	shared=$(( $(kb /proc/$pid/smaps_rollup Shared_Clean) + $(kb /proc/$pid/smaps_rollup Shared_Dirty) ))
-	priv_clean=$(kb /proc/$pid/smaps_rollup Private_Clean)
-	priv_dirty=$(kb /proc/$pid/smaps_rollup Private_Dirty)
-	vmrss=$(kb /proc/$pid/status VmRSS)
-	threads=$(kb /proc/$pid/status Threads)
+	rss=$(kb /proc/$p/smaps_rollup Rss)
+	anon=$(kb /proc/$p/smaps_rollup Anonymous)
+	shared=$(( $(kb /proc/$p/smaps_rollup Shared_Clean) + $(kb /proc/$p/smaps_rollup Shared_Dirty) ))
+	priv_clean=$(kb /proc/$p/smaps_rollup Private_Clean)
+	priv_dirty=$(kb /proc/$p/smaps_rollup Private_Dirty)
+	vmrss=$(kb /proc/$p/status VmRSS)
+	threads=$(kb /proc/$p/status Threads)
 
-	s0=$(switches "$pid")
+	s0=$(switches "$p")
 	sleep "$window"
-	s1=$(switches "$pid")
+	s1=$(switches "$p")
 	switches_per_s=$(awk -v a="$s0" -v b="$s1" -v w="$window" 'BEGIN { printf "%.2f", (b - a) / w }')
 	local traced waits=
-	traced=$(traced_wakeups "$pid" "$window")
+	traced=$(traced_wakeups "$p" "$window")
 	wakeups=${traced%% *}
 	[ -n "$traced" ] && waits=${traced##* }
 
 	echo "$label:"
 	printf '  private memory   %6d KiB  (Rss %d - Shared %d = Private_Clean %d + Private_Dirty %d)\n' \
 		"$((rss - shared))" "$rss" "$shared" "$priv_clean" "$priv_dirty"
-	printf '  of which heap    %6d KiB  (Anonymous; Private_Clean is mostly library text no other process maps)\n' "$anon"
+	printf '  of which heap    %6d KiB  (Anonymous)\n' "$anon"
 	printf '  VmRSS            %6d KiB  threads %d\n' "$vmrss" "$threads"
 	printf '  context switches %6s /s   (all threads, %ss)\n' "$switches_per_s" "$window"
 	if [ -n "$wakeups" ]; then
 		printf '  wake-ups         %6s /s   (returns after >= 10 ms asleep, strace -T, %ss)\n' "$wakeups" "$window"
 		printf '  waits returned   %6s /s   (every epoll/poll return, bursts included)\n' "$waits"
 	fi
-	awk -v p="$priv_dirty" -v w="${wakeups:-$switches_per_s}" 'BEGIN {
-		printf "  targets: dirty private memory %s (<= 4096 KiB), wake-ups %s (<= 1/s)\n",
-			(p <= 4096 ? "met" : "MISSED"), (w <= 1.0 ? "met" : "MISSED") }'
+	awk -v m="$((rss - shared))" -v w="${wakeups:-$switches_per_s}" 'BEGIN {
+		printf "  targets: private memory %s (<= 4096 KiB), wake-ups %s (<= 1/s)\n",
+			(m <= 4096 ? "met" : "MISSED"), (w <= 1.0 ? "met" : "MISSED") }'
+}
 
-	kill "$pid"
-	wait "$pid" 2>/dev/null || true
+stop_controller() {
+	kill "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+measure() { # LABEL ARGS...: one process alone
+	local label=$1
+	pid=$(start_controller "$@")
+	sleep "$settle"
+	check_alive "$pid" "$label"
+	report "$pid" "$label (one process alone: library text it alone maps counts as private)"
+	stop_controller "$pid"
+	pid=
+}
+
+# The Deployment's shape (examples/manifests: 2 replicas, one Lease): the
+# two replicas map the same libraries, so library text counts as shared, as
+# design.md intends ("shared library pages are not berth's to shrink").
+measure_deployment() {
+	local a b
+	a=$(start_controller replica-a)
+	pid=$a
+	sleep 1
+	b=$(start_controller replica-b)
+	sleep "$settle"
+	check_alive "$a" replica-a
+	check_alive "$b" replica-b
+	report "$a" "deployment, replica a (leader: renews the Lease every retry period)"
+	report "$b" "deployment, replica b (standby: caches synced, tries the Lease every retry period)"
+	stop_controller "$b"
+	stop_controller "$a"
 	pid=
 }
 
 echo "bench-idle: berth-controller $("$bin" --version | awk '{print $2}') against kube-apiserver on $BERTH_APISERVER_URL (empty cluster), settle ${settle}s"
+measure_deployment
 measure leader-elect
 measure no-leader-elect --leader-elect=false

@@ -123,9 +123,27 @@ static void test_event_then_series(void **state) {
         assert_int_equal(found.n, 2);
 }
 
+/* A controller that stops with an Event write in flight frees its recorder
+ * first; the write's completion must not touch it (ASan/valgrind check). */
+static void test_recorder_freed_with_write_in_flight(void **state) {
+        Fixture *f = *state;
+        EventObjectRef svc = { "v1", "Service", "shop", "web", "uid-1" };
+
+        assert_int_equal(event_recorder_emit(f->recorder, &svc, "Warning", "FailedToUpdateEndpoint", "SyncEndpoints",
+                                             "Failed to update endpoint shop/web: boom"),
+                         1);
+        assert_int_equal(source_offline_pending(f->source), 1);
+        f->recorder = event_recorder_free(f->recorder);
+        drain(f); /* the completion runs now, with no recorder left */
+        Found found = {};
+        assert_int_equal(source_offline_foreach(f->source, &kube_kind_event, OFFLINE_EXISTING, count_event, &found), 0);
+        assert_int_equal(found.n, 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_event_then_series, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_recorder_freed_with_write_in_flight, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
