@@ -10,6 +10,7 @@
  * from the cache like kube-apiserver's repair loop. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,10 @@ struct NodePortController {
         bool band_armed[_NODEPORT_BAND_MAX];
         bool full_reported;
         unsigned writes_in_flight;
+        /* online, role A's self-checks (PortNotAllocated, leaks) start once
+         * berth has written a port: against kube-apiserver, which allocates
+         * itself, auto is a pure audit (§1) */
+        bool allocated_online;
 };
 
 #define NP(c) ((NodePortController *) (c))
@@ -550,6 +555,7 @@ static void on_fill_written(int error, const KubeStatus *status, KubeObject *sto
         if (error >= 0) {
                 if (i >= 0)
                         np->services_v[i]->write_failed = false;
+                np->allocated_online = true;
                 log_full(np->offline ? LOG_DEBUG : LOG_INFO, "service %s: node ports filled", w->key);
                 (void) workqueue_done(np->queue, w->key, 0);
         } else if (error == -ESTALE) {
@@ -777,7 +783,7 @@ static int full_pass(NodePortController *np) {
         _cleanup_(nodeport_alloc_freep) NodePortAlloc *fresh = NULL;
         _cleanup_free_ Pair *sorted = NULL;
         const NpService *band_who[_NODEPORT_BAND_MAX] = {}, *full_who = NULL;
-        bool role_a = !np->audit_only;
+        bool role_a = !np->audit_only && (np->offline || np->allocated_online);
         Collect c = {};
         int r;
 
@@ -807,7 +813,7 @@ static int full_pass(NodePortController *np) {
                 r = nodeport_claims_compute(svc, &claims);
                 if (r < 0)
                         goto fail;
-                nodeport_claims_done(&s->claims);
+                _cleanup_(nodeport_claims_done) NodePortClaims old = s->claims;
                 s->claims = claims;
                 for (size_t i = 0; i < s->claims.n_claims; i++) {
                         int64_t port = s->claims.claims[i];
@@ -830,7 +836,10 @@ static int full_pass(NodePortController *np) {
                         np->leak[port - np->range.first] = 0; /* claimed again: no leak candidate */
                         if (slot->n > 1)
                                 continue; /* a duplicate, reported below */
-                        if (role_a && np->first_pass_done && !nodeport_alloc_has(np->live, port)) {
+                        /* a claim the record did not have yet is a Service event
+                         * still in the queue, not a hole in the bitmap */
+                        if (role_a && np->first_pass_done && !nodeport_alloc_has(np->live, port) &&
+                            claims_contain(&old, port)) {
                                 emit_not_allocated(np, s, port);
                                 (void) nodeport_alloc_allocate(np->live, port);
                         }
@@ -931,9 +940,42 @@ static void on_update(KubeObject *old, KubeObject *o, void *userdata) {
         on_add(o, userdata);
 }
 
+static int cmp_int64(const void *a, const void *b) {
+        int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+/* Distinct ports with a current problem of this reason (a port held by two
+ * Services outside the range is one problem port, as in /debug/nodeports). */
+static double problem_ports(const NodePortController *np, const char *reason) {
+        _cleanup_free_ int64_t *v = NULL;
+        size_t n = 0, cap = 0, distinct = 0;
+
+        for (size_t i = 0; i < np->n_services; i++) {
+                const NpService *s = np->services_v[i];
+                for (size_t k = 0; k < s->n_reported; k++) {
+                        if (!streq(s->reported[k].reason, reason))
+                                continue;
+                        if (n == cap) {
+                                int64_t *a = reallocarray(v, cap ? cap * 2 : 16, sizeof(int64_t));
+                                if (!a)
+                                        return NAN;
+                                v = a;
+                                cap = cap ? cap * 2 : 16;
+                        }
+                        v[n++] = s->reported[k].port;
+                }
+        }
+        if (n > 1)
+                qsort(v, n, sizeof(int64_t), cmp_int64);
+        for (size_t i = 0; i < n; i++)
+                distinct += i == 0 || v[i] != v[i - 1];
+        return (double) distinct;
+}
+
 static void collect_metrics(MetricsRegistry *r, void *userdata) {
         NodePortController *np = userdata;
-        double dup = 0, oor = 0, missing = 0;
+        double missing = 0;
 
         (void) r;
         for (NodePortBand b = 0; b < _NODEPORT_BAND_MAX; b++) {
@@ -942,17 +984,13 @@ static void collect_metrics(MetricsRegistry *r, void *userdata) {
                 (void) metric_set(np->m.allocated, v, used);
                 (void) metric_set(np->m.available, v, size - used);
         }
-        for (size_t i = 0; i < np->n_services; i++) {
-                const NpService *s = np->services_v[i];
-                for (size_t k = 0; k < s->n_reported; k++) {
-                        dup += streq(s->reported[k].reason, "PortAlreadyAllocated");
-                        oor += streq(s->reported[k].reason, "PortOutOfRange");
-                }
+        for (size_t i = 0; i < np->n_services; i++)
                 if (np->audit_only || !np->started)
-                        missing += (double) s->claims.n_missing;
-        }
-        (void) metric_set(np->m.problem_ports, (const char *[]) { "duplicate", NULL }, dup);
-        (void) metric_set(np->m.problem_ports, (const char *[]) { "outOfRange", NULL }, oor);
+                        missing += (double) np->services_v[i]->claims.n_missing;
+        (void) metric_set(np->m.problem_ports, (const char *[]) { "duplicate", NULL },
+                          problem_ports(np, "PortAlreadyAllocated"));
+        (void) metric_set(np->m.problem_ports, (const char *[]) { "outOfRange", NULL },
+                          problem_ports(np, "PortOutOfRange"));
         (void) metric_set(np->m.missing, NULL, missing);
 }
 

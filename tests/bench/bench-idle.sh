@@ -72,7 +72,7 @@ start_controller() { # LABEL ARGS... -> prints the pid
 	local label=$1
 	shift
 	"$bin" --kubeconfig "$KUBECONFIG" --namespace default --metrics-bind-address 127.0.0.1:0 \
-		--log-level warning "$@" 2>"$envdir/controller-$label.log" &
+		--log-level warning "$@" >/dev/null 2>"$envdir/controller-$label.log" &
 	echo $!
 }
 

@@ -446,6 +446,29 @@ int itest_etcd_get(ITestEnv *e, const char *key, char **ret_value, size_t *ret_l
         return 0;
 }
 
+int itest_etcd_put(ITestEnv *e, const char *key, const char *value) {
+        const char *ep = itest_env_get(e, "BERTH_ETCD_ENDPOINT");
+        _cleanup_free_ char *url = NULL, *k64 = NULL, *v64 = NULL, *body = NULL, *resp = NULL;
+        long code = 0;
+        int r;
+
+        if (!ep)
+                return -ENOENT;
+        k64 = base64_encode(key);
+        v64 = base64_encode(value);
+        if (!k64 || !v64 || asprintf(&url, "%s/v3/kv/put", ep) < 0 ||
+            asprintf(&body, "{\"key\":\"%s\",\"value\":\"%s\"}", k64, v64) < 0)
+                return -ENOMEM;
+        r = http_request(url, NULL, NULL, "POST", NULL, body, &code, &resp);
+        if (r < 0)
+                return r;
+        if (code != 200) {
+                fprintf(stderr, "itest: etcd put %s: HTTP %ld: %s\n", key, code, resp);
+                return -EIO;
+        }
+        return 0;
+}
+
 int itest_write_kubeconfig(const char *path, const char *server, const char *ca_file, const char *token,
                            const char *token_file) {
         _cleanup_free_ char *tmp = NULL;

@@ -52,6 +52,9 @@ int itest_etcd_compact(ITestEnv *e, long long *ret_revision);
 /* Reads one key from etcd (etcd's v3 HTTP gateway): the raw stored bytes,
  * as the apiserver wrote them.  -ENOENT when absent. */
 int itest_etcd_get(ITestEnv *e, const char *key, char **ret_value, size_t *ret_len);
+/* Writes one key straight into etcd (the v3 HTTP gateway's kv/put),
+ * behind the apiserver's back: objects the apiserver would refuse. */
+int itest_etcd_put(ITestEnv *e, const char *key, const char *value);
 
 /* Writes a kubeconfig for server/CA with either an inline token or a
  * tokenFile (exactly one non-NULL). */
