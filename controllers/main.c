@@ -378,7 +378,7 @@ static int run_api(Manager *m) {
         r = kube_config_load(m->options.kubeconfig, &m->config, &error);
         if (r < 0) {
                 log_error("cannot load the kubeconfig: %s", error ? error : strerror(-r));
-                return 1;
+                return 2; /* bad configuration, as a bad flag */
         }
         KubeClientOptions copts = { .user_agent = PROGRAM "/" PACKAGE_VERSION };
         r = kube_client_new(m->event, m->config, &copts, &m->client);
