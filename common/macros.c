@@ -23,3 +23,19 @@ int free_and_strdup(char **p, const char *s) {
         *p = copy;
         return 0;
 }
+
+size_t sorted_lower_bound(const void *items, size_t n, size_t item_size, size_t key_offset, const char *key) {
+        size_t lo = 0, hi = n;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                const char *k;
+
+                memcpy(&k, (const char *) items + mid * item_size + key_offset, sizeof k);
+                if (strcmp(k, key) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}

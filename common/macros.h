@@ -59,6 +59,13 @@ static inline bool streq_ptr(const char *a, const char *b) {
         return strcmp(a, b) == 0;
 }
 
+/* strcmp() where NULL (unset) sorts before every string. */
+static inline int strcmp_null_first(const char *a, const char *b) {
+        if (!a || !b)
+                return (a != NULL) - (b != NULL);
+        return strcmp(a, b);
+}
+
 static inline bool isempty(const char *s) {
         return !s || !*s;
 }
@@ -79,6 +86,12 @@ static inline const char *skip_prefix(const char *s, const char *prefix) {
 
 /* Frees *p and sets it to a copy of s (NULL stays NULL); -ENOMEM on failure. */
 int free_and_strdup(char **p, const char *s);
+
+/* Binary search in n items sorted by the string (char *) at key_offset in each
+ * item: the first index whose string is >= key (n when none is). */
+size_t sorted_lower_bound(const void *items, size_t n, size_t item_size, size_t key_offset, const char *key);
+#define SORTED_LOWER_BOUND(items, n, key_field, key)                                     \
+        sorted_lower_bound((items), (n), sizeof(*(items)), offsetof(typeof(*(items)), key_field), (key))
 
 /* malloc/calloc that abort on allocation failure are NOT used: every
  * allocation is checked and reported as -ENOMEM. */

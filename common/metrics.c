@@ -127,12 +127,15 @@ static bool family_matches(const MetricFamily *f, MetricType type, const char *c
         return true;
 }
 
-/* Index of name in the sorted family array, or where it would go. */
-static size_t family_find(const MetricsRegistry *r, const char *name, bool *found) {
-        size_t lo = 0, hi = r->n_families;
+/* Index of the item matching key (cmp == 0) in a sorted array of pointers, or
+ * where it would go. */
+typedef int (*item_cmp_fn)(const void *item, const void *key, const void *userdata);
+static size_t sorted_find(void *const *items, size_t n, item_cmp_fn cmp, const void *key, const void *userdata,
+                          bool *found) {
+        size_t lo = 0, hi = n;
         while (lo < hi) {
                 size_t mid = (lo + hi) / 2;
-                int c = strcmp(r->families[mid]->name, name);
+                int c = cmp(items[mid], key, userdata);
                 if (c == 0) {
                         *found = true;
                         return mid;
@@ -144,6 +147,16 @@ static size_t family_find(const MetricsRegistry *r, const char *name, bool *foun
         }
         *found = false;
         return lo;
+}
+
+static int family_name_cmp(const void *item, const void *key, const void *userdata) {
+        (void) userdata;
+        return strcmp(((const MetricFamily *) item)->name, key);
+}
+
+/* Index of name in the sorted family array, or where it would go. */
+static size_t family_find(const MetricsRegistry *r, const char *name, bool *found) {
+        return sorted_find((void *const *) r->families, r->n_families, family_name_cmp, name, NULL, found);
 }
 
 static int series_get(MetricFamily *f, const char *const *values, bool create, Series **ret);
@@ -253,22 +266,12 @@ static int series_cmp(const MetricFamily *f, char *const *a, const char *const *
         return 0;
 }
 
+static int series_values_cmp(const void *item, const void *key, const void *userdata) {
+        return series_cmp(userdata, ((const Series *) item)->values, key);
+}
+
 static size_t series_find(const MetricFamily *f, const char *const *values, bool *found) {
-        size_t lo = 0, hi = f->n_series;
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                int c = series_cmp(f, f->series[mid]->values, values);
-                if (c == 0) {
-                        *found = true;
-                        return mid;
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        *found = false;
-        return lo;
+        return sorted_find((void *const *) f->series, f->n_series, series_values_cmp, values, f, found);
 }
 
 static int labels_check(const MetricFamily *f, const char *const *values) {

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <stdlib.h>
+#include <string.h>
+
 #include "source.h"
 
 /* The typed write helpers: one place that maps each controller-facing
@@ -70,4 +73,49 @@ int source_errno_from_status(const KubeStatus *st) {
         default:
                 return -EIO;
         }
+}
+
+static SourceFilter filter_normalized(const SourceFilter *f) {
+        return (SourceFilter) {
+                .namespace = f ? f->namespace : NULL,
+                .label_selector = f && !isempty(f->label_selector) ? f->label_selector : NULL,
+                .field_selector = f && !isempty(f->field_selector) ? f->field_selector : NULL,
+        };
+}
+
+int source_cache_key_init(SourceCacheKey *k, const KubeKind *kind, const SourceFilter *filter) {
+        SourceFilter f = filter_normalized(filter);
+
+        *k = (SourceCacheKey) { .kind = kind };
+        if ((f.namespace && !(k->namespace = strdup(f.namespace))) ||
+            (f.label_selector && !(k->label_selector = strdup(f.label_selector))) ||
+            (f.field_selector && !(k->field_selector = strdup(f.field_selector)))) {
+                source_cache_key_done(k);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+bool source_cache_key_matches(const SourceCacheKey *k, const KubeKind *kind, const SourceFilter *filter) {
+        SourceFilter f = filter_normalized(filter);
+
+        return k->kind == kind && streq_ptr(k->namespace, f.namespace) &&
+               streq_ptr(k->label_selector, f.label_selector) && streq_ptr(k->field_selector, f.field_selector);
+}
+
+SourceFilter source_cache_key_filter(const SourceCacheKey *k) {
+        return (SourceFilter) {
+                .namespace = k->namespace,
+                .label_selector = k->label_selector,
+                .field_selector = k->field_selector,
+        };
+}
+
+void source_cache_key_done(SourceCacheKey *k) {
+        if (!k)
+                return;
+        free(k->namespace);
+        free(k->label_selector);
+        free(k->field_selector);
+        *k = (SourceCacheKey) {};
 }

@@ -76,6 +76,20 @@ DEFINE_POINTER_CLEANUP(Source, source_free);
  * 410 -ENODATA, 429 -EAGAIN, 5xx -EIO, no HTTP response -EIO. */
 int source_errno_from_status(const KubeStatus *status);
 
+/* What the two implementations key their caches by: the kind and the filter,
+ * empty selectors counting as none, so two callers asking for the same objects
+ * share one cache. */
+typedef struct SourceCacheKey {
+        const KubeKind *kind;
+        char *namespace, *label_selector, *field_selector;
+} SourceCacheKey;
+
+int source_cache_key_init(SourceCacheKey *k, const KubeKind *kind, const SourceFilter *filter);
+bool source_cache_key_matches(const SourceCacheKey *k, const KubeKind *kind, const SourceFilter *filter);
+/* The key as a filter (pointing into k). */
+SourceFilter source_cache_key_filter(const SourceCacheKey *k);
+void source_cache_key_done(SourceCacheKey *k);
+
 /* The two implementations. */
 int source_api_new(sd_event *event, KubeClient *client, Source **ret);
 typedef struct OfflineOptions {

@@ -11,8 +11,7 @@
  * kube_request and come back decoded. */
 
 typedef struct ApiCache {
-        const KubeKind *kind;
-        char *namespace, *label_selector, *field_selector;
+        SourceCacheKey key;
         Cache *cache;
         Informer *informer;
 } ApiCache;
@@ -40,29 +39,20 @@ static void api_cache_free(ApiCache *c) {
                 return;
         informer_free(c->informer);
         cache_free(c->cache);
-        free(c->namespace);
-        free(c->label_selector);
-        free(c->field_selector);
+        source_cache_key_done(&c->key);
         free(c);
 }
 
 static int api_cache(Source *src, const KubeKind *kind, const SourceFilter *filter, Cache **ret) {
         ApiSource *s = (ApiSource *) src;
-        const char *ns = filter ? filter->namespace : NULL;
-        const char *ls = filter && !isempty(filter->label_selector) ? filter->label_selector : NULL;
-        const char *fs = filter && !isempty(filter->field_selector) ? filter->field_selector : NULL;
-        SourceFilter f = { .namespace = ns, .label_selector = ls, .field_selector = fs };
         ApiCache *c;
         int r;
 
-        for (size_t i = 0; i < s->n_caches; i++) {
-                c = s->caches[i];
-                if (c->kind == kind && streq_ptr(c->namespace, ns) && streq_ptr(c->label_selector, ls) &&
-                    streq_ptr(c->field_selector, fs)) {
-                        *ret = c->cache;
+        for (size_t i = 0; i < s->n_caches; i++)
+                if (source_cache_key_matches(&s->caches[i]->key, kind, filter)) {
+                        *ret = s->caches[i]->cache;
                         return 0;
                 }
-        }
 
         ApiCache **cs = reallocarray(s->caches, s->n_caches + 1, sizeof(ApiCache *));
         if (!cs)
@@ -71,15 +61,13 @@ static int api_cache(Source *src, const KubeKind *kind, const SourceFilter *filt
         c = new0(ApiCache, 1);
         if (!c)
                 return -ENOMEM;
-        c->kind = kind;
-        if ((ns && !(c->namespace = strdup(ns))) || (ls && !(c->label_selector = strdup(ls))) ||
-            (fs && !(c->field_selector = strdup(fs)))) {
-                api_cache_free(c);
-                return -ENOMEM;
-        }
-        r = cache_new(kind, &c->cache);
+        r = source_cache_key_init(&c->key, kind, filter);
         if (r >= 0)
+                r = cache_new(kind, &c->cache);
+        if (r >= 0) {
+                SourceFilter f = source_cache_key_filter(&c->key);
                 r = informer_new(s->base.event, s->client, kind, &f, c->cache, NULL, &c->informer);
+        }
         if (r >= 0)
                 r = informer_start(c->informer);
         if (r < 0) {

@@ -33,8 +33,7 @@ typedef struct Selector {
 } Selector;
 
 typedef struct OfflineCache {
-        const KubeKind *kind;
-        char *namespace, *label_selector, *field_selector;
+        SourceCacheKey key;
         Selector labels, fields;
         Cache *cache;
 } OfflineCache;
@@ -392,9 +391,9 @@ static bool cache_wants(const OfflineCache *c, const Entry *e) {
         const JsonValue *labels = json_get_path(e->pub.value, "metadata", "labels");
         char buf[8];
 
-        if (e->pub.kind != c->kind || e->pub.deleted)
+        if (e->pub.kind != c->key.kind || e->pub.deleted)
                 return false;
-        if (c->namespace && !streq_ptr(c->namespace, e->namespace))
+        if (c->key.namespace && !streq_ptr(c->key.namespace, e->namespace))
                 return false;
         for (size_t i = 0; i < c->labels.n; i++)
                 if (!term_matches(&c->labels.terms[i], json_get_string(labels, c->labels.terms[i].key)))
@@ -416,7 +415,7 @@ static int cache_sync_entry(OfflineCache *c, const Entry *e) {
         _cleanup_(kube_object_unrefp) KubeObject *o = NULL;
         int r;
 
-        if (e->pub.kind != c->kind)
+        if (e->pub.kind != c->key.kind)
                 return 0;
         if (!cache_wants(c, e)) {
                 if (cache_get(c->cache, e->namespace, e->name))
@@ -433,9 +432,7 @@ static void offline_cache_free(OfflineCache *c) {
         if (!c)
                 return;
         cache_free(c->cache);
-        free(c->namespace);
-        free(c->label_selector);
-        free(c->field_selector);
+        source_cache_key_done(&c->key);
         selector_done(&c->labels);
         selector_done(&c->fields);
         free(c);
@@ -443,20 +440,14 @@ static void offline_cache_free(OfflineCache *c) {
 
 static int offline_cache(Source *src, const KubeKind *kind, const SourceFilter *filter, Cache **ret) {
         OfflineSource *s = (OfflineSource *) src;
-        const char *ns = filter ? filter->namespace : NULL;
-        const char *ls = filter && !isempty(filter->label_selector) ? filter->label_selector : NULL;
-        const char *fs = filter && !isempty(filter->field_selector) ? filter->field_selector : NULL;
         OfflineCache *c;
         int r;
 
-        for (size_t i = 0; i < s->n_caches; i++) {
-                c = s->caches[i];
-                if (c->kind == kind && streq_ptr(c->namespace, ns) && streq_ptr(c->label_selector, ls) &&
-                    streq_ptr(c->field_selector, fs)) {
-                        *ret = c->cache;
+        for (size_t i = 0; i < s->n_caches; i++)
+                if (source_cache_key_matches(&s->caches[i]->key, kind, filter)) {
+                        *ret = s->caches[i]->cache;
                         return 0;
                 }
-        }
 
         OfflineCache **cs = reallocarray(s->caches, s->n_caches + 1, sizeof(OfflineCache *));
         if (!cs)
@@ -465,15 +456,11 @@ static int offline_cache(Source *src, const KubeKind *kind, const SourceFilter *
         c = new0(OfflineCache, 1);
         if (!c)
                 return -ENOMEM;
-        c->kind = kind;
-        if ((ns && !(c->namespace = strdup(ns))) || (ls && !(c->label_selector = strdup(ls))) ||
-            (fs && !(c->field_selector = strdup(fs)))) {
-                offline_cache_free(c);
-                return -ENOMEM;
-        }
-        r = selector_parse(ls, false, &c->labels);
+        r = source_cache_key_init(&c->key, kind, filter);
         if (r >= 0)
-                r = selector_parse(fs, true, &c->fields);
+                r = selector_parse(c->key.label_selector, false, &c->labels);
+        if (r >= 0)
+                r = selector_parse(c->key.field_selector, true, &c->fields);
         if (r >= 0)
                 r = cache_new(kind, &c->cache);
         if (r < 0) {

@@ -19,6 +19,43 @@ bool endpoint_pod_selected(const Service *svc, const Pod *pod) {
         return label_map_matches(&svc->selector, &pod->object.meta.labels);
 }
 
+typedef struct SelectedPods {
+        const Service *svc;
+        size_t n, allocated;
+        const Pod **items;
+} SelectedPods;
+
+static int add_selected_pod(KubeObject *o, void *userdata) {
+        SelectedPods *l = userdata;
+
+        if (!endpoint_pod_selected(l->svc, POD(o)))
+                return 0;
+        if (l->n == l->allocated) {
+                size_t n = l->allocated ? l->allocated * 2 : 64;
+                const Pod **items = reallocarray(l->items, n, sizeof(Pod *));
+                if (!items)
+                        return -ENOMEM;
+                l->items = items;
+                l->allocated = n;
+        }
+        l->items[l->n++] = POD(o);
+        return 0;
+}
+
+int endpoint_selected_pods(const Cache *pods, const Service *svc, const Pod ***ret_pods, size_t *ret_n) {
+        SelectedPods l = { .svc = svc };
+        int r;
+
+        r = cache_foreach(pods, svc->object.meta.namespace, add_selected_pod, &l);
+        if (r < 0) {
+                free(l.items);
+                return r;
+        }
+        *ret_pods = l.items;
+        *ret_n = l.n;
+        return 0;
+}
+
 EndpointsMembership endpoint_pod_endpoints_membership(const Service *svc, const Pod *pod) {
         if (pod_is_terminal(pod) || pod->pod_ips.n == 0)
                 return ENDPOINTS_POD_OMITTED;
@@ -194,15 +231,7 @@ EndpointProblemMemory *endpoint_problem_memory_free(EndpointProblemMemory *m) {
 
 /* First index whose key is >= key. */
 static size_t memory_lower_bound(const EndpointProblemMemory *m, const char *key) {
-        size_t lo = 0, hi = m->n;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (strcmp(m->keys[mid], key) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo;
+        return sorted_lower_bound(m->keys, m->n, sizeof(char *), 0, key);
 }
 
 int endpoint_problem_memory_first(EndpointProblemMemory *m, const char *pod_uid, const EndpointProblem *p) {
@@ -443,12 +472,6 @@ void endpoint_pod_ports(const Service *svc, const Pod *pod, bool for_slices, End
         *ret_n = n;
 }
 
-static int strcmp_unset_first(const char *a, const char *b) {
-        if (!a || !b)
-                return (a != NULL) - (b != NULL);
-        return strcmp(a, b);
-}
-
 int endpoint_port_value_compare(const EndpointPortValue *a, const EndpointPortValue *b) {
         int c;
 
@@ -458,5 +481,5 @@ int endpoint_port_value_compare(const EndpointPortValue *a, const EndpointPortVa
                 return a->port < b->port ? -1 : 1;
         if ((c = strcmp(strempty(a->protocol), strempty(b->protocol))) != 0)
                 return c;
-        return strcmp_unset_first(a->app_protocol, b->app_protocol);
+        return strcmp_null_first(a->app_protocol, b->app_protocol);
 }

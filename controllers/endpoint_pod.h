@@ -38,6 +38,10 @@
  * selects nothing. */
 bool endpoint_pod_selected(const Service *svc, const Pod *pod);
 
+/* The pods of the cache that svc selects, in cache order: *ret_pods is a
+ * malloc'd array (NULL when none) of pointers borrowed from the cache. */
+int endpoint_selected_pods(const Cache *pods, const Service *svc, const Pod ***ret_pods, size_t *ret_n);
+
 /* Readiness = the Ready condition is "True"; nothing else is consulted. */
 static inline bool endpoint_pod_ready(const Pod *pod) {
         return pod->ready == CONDITION_TRUE;

@@ -204,15 +204,7 @@ TriggerTimeTracker *trigger_time_tracker_free(TriggerTimeTracker *t) {
 }
 
 static size_t state_lower_bound(const TriggerTimeTracker *t, const char *key) {
-        size_t lo = 0, hi = t->n;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (strcmp(t->states[mid].key, key) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo;
+        return SORTED_LOWER_BOUND(t->states, t->n, key, key);
 }
 
 static int states_grow(TriggerTimeTracker *t) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "endpoint_pod.h"
+#include "endpoint_reporting.h"
 #include "endpoint_triggers.h"
 #include "endpoints_controller.h"
 #include "endpoints_reconcile.h"
@@ -61,22 +62,14 @@ struct EndpointsController {
         PendingWrite *writes;
 
         MetricsRegistry *metrics;
-        MetricFamily *m_changes, *m_syncs, *m_over_capacity, *m_dropped, *m_foreign, *m_cache_objects,
-                *m_cache_bytes;
+        MetricFamily *m_changes, *m_syncs, *m_over_capacity;
+        EndpointSharedMetrics m_shared;
 };
 
 /* ---- per-key state ------------------------------------------------------------ */
 
 static size_t state_lower_bound(const EndpointsController *c, const char *key) {
-        size_t lo = 0, hi = c->n_states;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                if (strcmp(c->states[mid].key, key) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo;
+        return SORTED_LOWER_BOUND(c->states, c->n_states, key, key);
 }
 
 static KeyState *state_find(EndpointsController *c, const char *key) {
@@ -144,11 +137,7 @@ static void collect_caches(MetricsRegistry *r, void *userdata) {
         Cache *caches[] = { c->services, c->pods, c->endpoints };
 
         (void) r;
-        for (size_t i = 0; i < ELEMENTSOF(caches); i++) {
-                const char *kind = cache_kind(caches[i])->kind;
-                (void) metric_set(c->m_cache_objects, METRIC_LABELS(kind), (double) cache_size(caches[i]));
-                (void) metric_set(c->m_cache_bytes, METRIC_LABELS(kind), (double) cache_memory_bytes(caches[i]));
-        }
+        endpoint_cache_metrics_set(&c->m_shared, caches, ELEMENTSOF(caches));
 }
 
 static int metrics_setup(EndpointsController *c) {
@@ -163,16 +152,7 @@ static int metrics_setup(EndpointsController *c) {
         RET_NERRNO(metrics_gauge(m, "berth_endpoints_over_capacity_services",
                                  "Services whose Endpoints are truncated to 1000 addresses.", NULL,
                                  &c->m_over_capacity));
-        RET_NERRNO(metrics_counter(m, "berth_endpoints_dropped_total",
-                                   "Values not written because the API server would reject them.",
-                                   METRIC_LABELS("kind", "reason", NULL), &c->m_dropped));
-        RET_NERRNO(metrics_counter(m, "berth_endpoints_foreign_writer_total",
-                                   "Objects re-taken from another writer (upstream's controllers still running?).",
-                                   METRIC_LABELS("kind", NULL), &c->m_foreign));
-        RET_NERRNO(metrics_gauge(m, "berth_cache_objects", "Objects in the controllers' caches, by kind.",
-                                 METRIC_LABELS("kind", NULL), &c->m_cache_objects));
-        RET_NERRNO(metrics_gauge(m, "berth_cache_bytes", "Heap bytes of the controllers' cached objects, by kind.",
-                                 METRIC_LABELS("kind", NULL), &c->m_cache_bytes));
+        RET_NERRNO(endpoint_shared_metrics_register(m, &c->m_shared));
         (void) metric_set(c->m_over_capacity, NULL, 0);
         return metrics_add_collector(m, collect_caches, c);
 }
@@ -187,32 +167,15 @@ typedef struct SyncContext {
 static void on_problems(const Pod *pod, const EndpointProblems *problems, void *userdata) {
         SyncContext *sc = userdata;
         EndpointsController *c = sc->controller;
-        const Service *svc = sc->svc;
+        EndpointProblemReporter reporter = {
+                .log_prefix = "",
+                .action = ENDPOINTS_ACTION,
+                .memory = c->problems,
+                .recorder = c->recorder,
+                .dropped = c->m_shared.dropped,
+        };
 
-        for (size_t i = 0; i < problems->n; i++) {
-                const EndpointProblem *p = &problems->items[i];
-                _cleanup_free_ char *note = NULL;
-                const char *reason;
-
-                if (endpoint_problem_memory_first(c->problems, pod->object.meta.uid, p) <= 0)
-                        continue;
-                log_warning("service %s/%s: pod %s/%s: dropped %s %s: %s", svc->object.meta.namespace,
-                            svc->object.meta.name, pod->object.meta.namespace, pod->object.meta.name,
-                            endpoint_problem_kind_to_string(p->kind), p->subject, p->message);
-                if (c->m_dropped)
-                        (void) metric_inc(c->m_dropped,
-                                          METRIC_LABELS(endpoint_problem_kind_to_string(p->kind), p->reason));
-                if (endpoint_problem_event(p, pod, &reason, &note) < 0)
-                        continue;
-                EventObjectRef regarding = {
-                        .api_version = "v1",
-                        .kind = "Service",
-                        .namespace = svc->object.meta.namespace,
-                        .name = svc->object.meta.name,
-                        .uid = svc->object.meta.uid,
-                };
-                (void) event_recorder_emit(c->recorder, &regarding, "Warning", reason, ENDPOINTS_ACTION, note);
-        }
+        endpoint_problems_report(&reporter, sc->svc, pod, problems);
 }
 
 /* ---- writes --------------------------------------------------------------------- */
@@ -422,29 +385,6 @@ static int sync_deleted_service(EndpointsController *c, const char *key, const c
         return 0;
 }
 
-typedef struct PodList {
-        const Pod **pods;
-        size_t n, allocated;
-        const Service *svc;
-} PodList;
-
-static int collect_pod(KubeObject *o, void *userdata) {
-        PodList *l = userdata;
-
-        if (!endpoint_pod_selected(l->svc, POD(o)))
-                return 0;
-        if (l->n == l->allocated) {
-                size_t na = l->allocated ? l->allocated * 2 : 64;
-                const Pod **n = realloc(l->pods, na * sizeof(Pod *));
-                if (!n)
-                        return -ENOMEM;
-                l->pods = n;
-                l->allocated = na;
-        }
-        l->pods[l->n++] = POD(o);
-        return 0;
-}
-
 static void foreign_writer_check(EndpointsController *c, const char *key, const KubeObject *cached) {
         EndpointsManager m = endpoints_manager(cached);
         KeyState *s;
@@ -452,7 +392,7 @@ static void foreign_writer_check(EndpointsController *c, const char *key, const 
 
         if (m != ENDPOINTS_MANAGER_NONE && m != ENDPOINTS_MANAGER_UPSTREAM)
                 return;
-        count(c->m_foreign, "Endpoints");
+        count(c->m_shared.foreign, "Endpoints");
         s = state_get(c, key);
         now = source_now(c->source);
         if (s && s->foreign_warned != 0 && now < s->foreign_warned + FOREIGN_WARNING_INTERVAL)
@@ -468,26 +408,26 @@ static void foreign_writer_check(EndpointsController *c, const char *key, const 
 static int sync_service(EndpointsController *c, const char *key, const Service *svc, KubeObject *cached) {
         _cleanup_(kube_object_unrefp) KubeObject *desired = NULL;
         _cleanup_free_ char *body = NULL;
-        PodList pods = { .svc = svc };
+        _cleanup_free_ const Pod **pods = NULL;
+        size_t n_pods = 0;
         EndpointsBuildResult res = {};
         SyncContext sc = { .controller = c, .svc = svc };
         usec_t trigger = 0;
         KeyState *s;
         int r;
 
-        r = cache_foreach(c->pods, svc->object.meta.namespace, collect_pod, &pods);
+        r = endpoint_selected_pods(c->pods, svc, &pods, &n_pods);
         if (r >= 0)
-                r = trigger_time_tracker_compute(c->triggers, key, svc, pods.pods, pods.n, &trigger);
+                r = trigger_time_tracker_compute(c->triggers, key, svc, pods, n_pods, &trigger);
         if (r >= 0)
-                r = endpoints_build(svc, pods.pods, pods.n, cached ? ENDPOINTS(cached) : NULL, trigger, c->pool,
+                r = endpoints_build(svc, pods, n_pods, cached ? ENDPOINTS(cached) : NULL, trigger, c->pool,
                                     on_problems, &sc, &res);
-        free(pods.pods);
         if (r < 0)
                 return r;
         desired = res.object;
-        if (res.n_dropped_subsets > 0 && c->m_dropped)
+        if (res.n_dropped_subsets > 0 && c->m_shared.dropped)
                 /* §5.4: a subset truncation left empty ("must specify addresses or notReadyAddresses") */
-                (void) metric_add(c->m_dropped, METRIC_LABELS("subset", "empty_subset"), (double) res.n_dropped_subsets);
+                (void) metric_add(c->m_shared.dropped, METRIC_LABELS("subset", "empty_subset"), (double) res.n_dropped_subsets);
 
         s = state_find(c, key);
         if (res.over_capacity != (s && s->over_capacity)) {

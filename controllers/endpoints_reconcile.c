@@ -10,12 +10,6 @@
 
 /* ---- §6.2 orders --------------------------------------------------------------- */
 
-static int str_unset_first(const char *a, const char *b) {
-        if (!a || !b)
-                return (a != NULL) - (b != NULL);
-        return strcmp(a, b);
-}
-
 int endpoint_address_compare(const EndpointAddress *a, const EndpointAddress *b) {
         int c;
 
@@ -23,7 +17,7 @@ int endpoint_address_compare(const EndpointAddress *a, const EndpointAddress *b)
                 return c;
         if (a->has_target_ref != b->has_target_ref)
                 return a->has_target_ref ? 1 : -1; /* missing targetRef first */
-        if (a->has_target_ref && (c = str_unset_first(a->target_ref.uid, b->target_ref.uid)) != 0)
+        if (a->has_target_ref && (c = strcmp_null_first(a->target_ref.uid, b->target_ref.uid)) != 0)
                 return c;
         /* Ties only in foreign objects: any total order keeps comparisons stable. */
         if ((c = strcmp(strempty(a->hostname), strempty(b->hostname))) != 0)
@@ -32,15 +26,10 @@ int endpoint_address_compare(const EndpointAddress *a, const EndpointAddress *b)
 }
 
 int endpoint_port_compare(const EndpointPort *a, const EndpointPort *b) {
-        int c;
-
-        if ((c = strcmp(strempty(a->name), strempty(b->name))) != 0)
-                return c;
-        if (a->port != b->port)
-                return a->port < b->port ? -1 : 1;
-        if ((c = strcmp(strempty(a->protocol), strempty(b->protocol))) != 0)
-                return c;
-        return str_unset_first(a->app_protocol, b->app_protocol);
+        /* The same identity and order as the ports the pods resolve to. */
+        EndpointPortValue x = { a->name, a->protocol, a->app_protocol, a->port },
+                          y = { b->name, b->protocol, b->app_protocol, b->port };
+        return endpoint_port_value_compare(&x, &y);
 }
 
 static const EndpointAddress *subset_first_address(const EndpointSubset *s) {

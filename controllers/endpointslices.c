@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "endpoint_pod.h"
+#include "endpoint_reporting.h"
 #include "endpoint_triggers.h"
 #include "endpointslice_desired.h"
 #include "endpointslice_reconcile.h"
@@ -72,7 +73,8 @@ typedef struct EndpointSliceController {
         Sync *syncs;                    /* in flight */
 
         MetricFamily *m_added, *m_removed, *m_desired, *m_num_slices, *m_desired_slices, *m_changes,
-                *m_changed_per_sync, *m_syncs, *m_by_td, *m_dropped, *m_foreign, *m_cache_objects, *m_cache_bytes;
+                *m_changed_per_sync, *m_syncs, *m_by_td;
+        EndpointSharedMetrics m_shared;
 } EndpointSliceController;
 
 /* One sync whose writes are in flight: they go one by one, in plan order. */
@@ -91,15 +93,7 @@ struct Sync {
 /* ---- per-Service state ------------------------------------------------------------ */
 
 static size_t state_lower_bound(const EndpointSliceController *c, const char *key) {
-        size_t lo = 0, hi = c->n_states;
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                if (strcmp(c->states[mid].key, key) < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return lo;
+        return SORTED_LOWER_BOUND(c->states, c->n_states, key, key);
 }
 
 static ServiceState *state_get(EndpointSliceController *c, const char *key, bool create) {
@@ -214,11 +208,7 @@ static void collect(MetricsRegistry *r, void *userdata) {
                                 counts[k]++;
         for (size_t k = 0; k < ELEMENTSOF(values); k++)
                 (void) metric_set(c->m_by_td, METRIC_LABELS(values[k]), (double) counts[k]);
-        for (size_t i = 0; i < ELEMENTSOF(caches); i++) {
-                const char *kind = cache_kind(caches[i])->kind;
-                (void) metric_set(c->m_cache_objects, METRIC_LABELS(kind), (double) cache_size(caches[i]));
-                (void) metric_set(c->m_cache_bytes, METRIC_LABELS(kind), (double) cache_memory_bytes(caches[i]));
-        }
+        endpoint_cache_metrics_set(&c->m_shared, caches, ELEMENTSOF(caches));
 }
 
 static int metrics_setup(EndpointSliceController *c) {
@@ -253,16 +243,7 @@ static int metrics_setup(EndpointSliceController *c) {
         RET_NERRNO(metrics_gauge(m, "endpoint_slice_controller_services_count_by_traffic_distribution",
                                  "Number of Services using some specific trafficDistribution",
                                  METRIC_LABELS("traffic_distribution", NULL), &c->m_by_td));
-        RET_NERRNO(metrics_counter(m, "berth_endpoints_dropped_total",
-                                   "Values not written because the API server would reject them.",
-                                   METRIC_LABELS("kind", "reason", NULL), &c->m_dropped));
-        RET_NERRNO(metrics_counter(m, "berth_endpoints_foreign_writer_total",
-                                   "Objects re-taken from another writer (upstream's controllers still running?).",
-                                   METRIC_LABELS("kind", NULL), &c->m_foreign));
-        RET_NERRNO(metrics_gauge(m, "berth_cache_objects", "Objects in the controllers' caches, by kind.",
-                                 METRIC_LABELS("kind", NULL), &c->m_cache_objects));
-        RET_NERRNO(metrics_gauge(m, "berth_cache_bytes", "Heap bytes of the controllers' cached objects, by kind.",
-                                 METRIC_LABELS("kind", NULL), &c->m_cache_bytes));
+        RET_NERRNO(endpoint_shared_metrics_register(m, &c->m_shared));
         gauges_update(c);
         return metrics_add_collector(m, collect, c);
 }
@@ -401,33 +382,15 @@ typedef struct ProblemContext {
 static void on_problems(const Pod *pod, const EndpointProblems *problems, void *userdata) {
         ProblemContext *pc = userdata;
         EndpointSliceController *c = pc->c;
-        const Service *svc = pc->svc;
+        EndpointProblemReporter reporter = {
+                .log_prefix = "endpointslice: ",
+                .action = ACTION,
+                .memory = c->problems,
+                .recorder = c->recorder,
+                .dropped = c->m_shared.dropped,
+        };
 
-        for (size_t i = 0; i < problems->n; i++) {
-                const EndpointProblem *p = &problems->items[i];
-                _cleanup_free_ char *note = NULL;
-                const char *reason;
-
-                if (endpoint_problem_memory_first(c->problems, pod->object.meta.uid, p) <= 0)
-                        continue;
-                log_warning("endpointslice: service %s/%s: pod %s/%s: dropped %s %s: %s",
-                            svc->object.meta.namespace, svc->object.meta.name, pod->object.meta.namespace,
-                            pod->object.meta.name, endpoint_problem_kind_to_string(p->kind), p->subject,
-                            p->message);
-                if (c->m_dropped)
-                        (void) metric_inc(c->m_dropped,
-                                          METRIC_LABELS(endpoint_problem_kind_to_string(p->kind), p->reason));
-                if (endpoint_problem_event(p, pod, &reason, &note) < 0)
-                        continue;
-                EventObjectRef regarding = {
-                        .api_version = "v1",
-                        .kind = "Service",
-                        .namespace = svc->object.meta.namespace,
-                        .name = svc->object.meta.name,
-                        .uid = svc->object.meta.uid,
-                };
-                (void) event_recorder_emit(c->recorder, &regarding, "Warning", reason, ACTION, note);
-        }
+        endpoint_problems_report(&reporter, pc->svc, pod, problems);
 }
 
 /* ---- writes ----------------------------------------------------------------------------------- */
@@ -630,28 +593,6 @@ static SliceHints hints_for(EndpointSliceController *c, const Service *svc, cons
         return SLICE_HINTS_NONE;
 }
 
-typedef struct PodList {
-        const Service *svc;
-        size_t n, allocated;
-        const Pod **items;
-} PodList;
-
-static int collect_pod(KubeObject *o, void *userdata) {
-        PodList *l = userdata;
-        if (!endpoint_pod_selected(l->svc, POD(o)))
-                return 0;
-        if (l->n == l->allocated) {
-                size_t n = l->allocated ? l->allocated * 2 : 16;
-                const Pod **items = reallocarray(l->items, n, sizeof(Pod *));
-                if (!items)
-                        return -ENOMEM;
-                l->items = items;
-                l->allocated = n;
-        }
-        l->items[l->n++] = POD(o);
-        return 0;
-}
-
 /* The Service is gone.  Online the garbage collector removes its slices
  * (ownerReference); offline nothing would, so berth deletes the slices of
  * that name whose controller owner is not a live Service (§6.7). */
@@ -705,9 +646,9 @@ static int sync_service(EndpointSliceController *c, const char *key, const Servi
         _cleanup_(endpointslice_plan_freep) EndpointSlicePlan *plan = NULL;
         _cleanup_free_ char *node_missing = NULL;
         _cleanup_free_ const Pod **pods = NULL;
+        size_t n_pods = 0;
         _cleanup_free_ const EndpointSlice **slices = NULL;
         EndpointSliceWant want = {};
-        PodList pl = { .svc = svc };
         SliceList sl = { .service = name };
         ProblemContext pc = { .c = c, .svc = svc };
         const char *td;
@@ -725,8 +666,7 @@ static int sync_service(EndpointSliceController *c, const char *key, const Servi
                 return -EAGAIN;
         }
 
-        r = cache_foreach(c->pods, ns, collect_pod, &pl);
-        pods = pl.items;
+        r = endpoint_selected_pods(c->pods, svc, &pods, &n_pods);
         if (r < 0)
                 return r;
         r = cache_foreach(c->slices, ns, collect_slice, &sl);
@@ -735,11 +675,11 @@ static int sync_service(EndpointSliceController *c, const char *key, const Servi
                 return r;
 
         /* Offline without any Node nobody is skipped for a missing Node (§5.2). */
-        r = endpointslice_desired_build(svc, pods, pl.n, c->offline && cache_size(c->nodes) == 0 ? NULL : c->nodes,
+        r = endpointslice_desired_build(svc, pods, n_pods, c->offline && cache_size(c->nodes) == 0 ? NULL : c->nodes,
                                         on_problems, &pc, &desired, &want, &node_missing);
         if (r < 0)
                 return r;
-        r = trigger_time_tracker_compute(c->trigger, key, svc, pods, pl.n, &trigger);
+        r = trigger_time_tracker_compute(c->trigger, key, svc, pods, n_pods, &trigger);
         if (r < 0)
                 return r;
 
@@ -774,8 +714,8 @@ static int sync_service(EndpointSliceController *c, const char *key, const Servi
 
         if (plan->foreign_retaken > 0 && plan->n_changes > 0) {
                 usec_t now = source_now(c->source);
-                if (c->m_foreign)
-                        (void) metric_add(c->m_foreign, METRIC_LABELS("EndpointSlice"),
+                if (c->m_shared.foreign)
+                        (void) metric_add(c->m_shared.foreign, METRIC_LABELS("EndpointSlice"),
                                           (double) plan->foreign_retaken);
                 if (st->foreign_warned == 0 || now >= st->foreign_warned + FOREIGN_WARNING_INTERVAL) {
                         st->foreign_warned = now;

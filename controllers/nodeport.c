@@ -94,6 +94,8 @@ struct NodePortController {
          * berth has written a port: against kube-apiserver, which allocates
          * itself, auto is a pure audit (§1) */
         bool allocated_online;
+        /* writes in flight; the source cancels them unanswered when it is freed after us */
+        struct FillWrite *fills;
 };
 
 #define NP(c) ((NodePortController *) (c))
@@ -523,14 +525,26 @@ static uint64_t next_random(void *userdata) {
         return np->rng * UINT64_C(2685821657736338717);
 }
 
-typedef struct FillWrite {
+typedef struct FillWrite FillWrite;
+struct FillWrite {
         NodePortController *np;
+        FillWrite *prev, *next;     /* np->fills: freed with the controller when never answered */
         char key[KEY_MAX];
         char namespace[KEY_MAX];
         char name[KEY_MAX];
         size_t n_picked;
         int32_t picked[];
-} FillWrite;
+};
+
+static void fill_unlink(NodePortController *np, FillWrite *w) {
+        if (w->prev)
+                w->prev->next = w->next;
+        else
+                np->fills = w->next;
+        if (w->next)
+                w->next->prev = w->prev;
+        w->prev = w->next = NULL;
+}
 
 static void fill_release(NodePortController *np, FillWrite *w, bool keep) {
         for (size_t i = 0; i < w->n_picked; i++) {
@@ -546,6 +560,7 @@ static void on_fill_written(int error, const KubeStatus *status, KubeObject *sto
         ssize_t i;
 
         (void) stored;
+        fill_unlink(np, w);
         np->writes_in_flight--;
         i = service_find(np, w->namespace, w->name);
         if (i >= 0)
@@ -658,7 +673,8 @@ static int service_fill(NodePortController *np, NpService *s, const Service *svc
         (void) snprintf(w->key, sizeof(w->key), "%s", key);
         (void) snprintf(w->namespace, sizeof(w->namespace), "%s", s->namespace);
         (void) snprintf(w->name, sizeof(w->name), "%s", s->name);
-        memcpy(w->picked, fill.picked, fill.n_picked * sizeof(int32_t));
+        if (fill.n_picked > 0) /* none when the fill only copies a port the Service has */
+                memcpy(w->picked, fill.picked, fill.n_picked * sizeof(int32_t));
         r = source_merge_patch(np->source, &kube_kind_service, s->namespace, s->name, NULL, body, on_fill_written, w);
         if (r < 0) {
                 fill_release(np, w, false);
@@ -667,6 +683,10 @@ static int service_fill(NodePortController *np, NpService *s, const Service *svc
         }
         s->writing = true;
         np->writes_in_flight++;
+        w->next = np->fills;
+        if (np->fills)
+                np->fills->prev = w;
+        np->fills = w;
         return WORKQUEUE_PENDING;
 }
 
@@ -1060,6 +1080,11 @@ static void controller_free(Controller *c) {
         if (np->registry)
                 metrics_remove_collector(np->registry, collect_metrics, np);
         np->timer = sd_event_source_disable_unref(np->timer);
+        while (np->fills) {
+                FillWrite *w = np->fills;
+                fill_unlink(np, w);
+                free(w);
+        }
         np->queue = workqueue_free(np->queue);
         for (size_t i = 0; i < np->n_services; i++)
                 np_service_free(np->services_v[i]);
@@ -1070,8 +1095,6 @@ static void controller_free(Controller *c) {
         free(np->leak);
         nodeport_alloc_free(np->live);
         nodeport_alloc_free(np->inflight);
-        /* writes still in flight are cancelled with the source, after us; their
-         * FillWrite must not point here: the source is freed without answers */
         np->recorder = event_recorder_free(np->recorder);
         free(np);
 }
@@ -1226,7 +1249,7 @@ int nodeport_controller_render_json(Controller *c, char **ret, size_t *ret_len) 
                                                     s);
                 }
         }
-        if (r >= 0)
+        if (r >= 0 && n_rows > 1)
                 qsort(rows, n_rows, sizeof(ProblemRow), row_cmp);
 
 #define T(x)                     \

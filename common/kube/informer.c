@@ -211,6 +211,17 @@ static void detach_request(Informer *i) {
         free(ctx);
 }
 
+/* The request's done callback: forgets the request and returns its informer,
+ * NULL when it was detached meanwhile. */
+static Informer *request_finished(RequestCtx *ctx) {
+        Informer *i = ctx->informer;
+
+        if (i && i->ctx == ctx)
+                i->ctx = NULL;
+        free(ctx);
+        return i;
+}
+
 static int send_request(Informer *i, const char *path, kube_data_fn on_data, kube_done_fn on_done) {
         RequestCtx *ctx = new0(RequestCtx, 1);
         int r;
@@ -590,16 +601,11 @@ static void handle_list_response(Informer *i, int error, const KubeResponse *res
 }
 
 static void on_list_done(KubeRequest *req, int error, const KubeResponse *resp, void *userdata) {
-        RequestCtx *ctx = userdata;
-        Informer *i = ctx->informer;
+        Informer *i = request_finished(userdata);
         (void) req;
 
-        if (i && i->ctx == ctx)
-                i->ctx = NULL;
-        free(ctx);
         if (!i)
                 return;
-
         _cleanup_(informer_unrefp) Informer *ref = informer_ref(i);
         handle_list_response(i, error, resp);
 }
@@ -825,16 +831,11 @@ static void handle_watch_end(Informer *i, int error, const KubeResponse *resp) {
 }
 
 static void on_watch_done(KubeRequest *req, int error, const KubeResponse *resp, void *userdata) {
-        RequestCtx *ctx = userdata;
-        Informer *i = ctx->informer;
+        Informer *i = request_finished(userdata);
         (void) req;
 
-        if (i && i->ctx == ctx)
-                i->ctx = NULL;
-        free(ctx);
         if (!i)
                 return;
-
         _cleanup_(informer_unrefp) Informer *ref = informer_ref(i);
         handle_watch_end(i, error, resp);
 }

@@ -612,13 +612,31 @@ static int absolute_dir_of(const char *path, char **ret) {
         return 0;
 }
 
+typedef int (*load_entry_fn)(Where *w, const JsonValue *entry, KubeConfig *c);
+
+/* Finds the entry of list (clusters, users) that the context names and loads it. */
+static int load_named(Where *w, const JsonValue *root, const char *list, const char *inner, const char *name,
+                      const char *context, load_entry_fn load, KubeConfig *c) {
+        const JsonValue *entry = NULL;
+        int r;
+
+        w->kind = inner;
+        w->name = name;
+        r = find_named(w, root, list, inner, name, &entry);
+        if (r == 0)
+                return fail(w, -ENOENT, NULL, "not found in %s (named by context \"%s\")", list, context);
+        if (r < 0)
+                return r;
+        return load(w, entry, c);
+}
+
 static int parse_config(const char *buf, size_t len, const char *path, const char *dir, const char *context,
                         KubeConfig **ret, char **ret_error) {
         _cleanup_(kube_config_freep) KubeConfig *c = NULL;
         _cleanup_free_ char *yerr = NULL, *current = NULL, *cluster_name = NULL, *user_name = NULL;
         JsonDoc **docs = NULL;
         size_t n = 0;
-        const JsonValue *root, *ctx = NULL, *cluster = NULL, *user = NULL;
+        const JsonValue *root, *ctx = NULL;
         Where w = { .file = path, .dir = dir, .ret_error = ret_error };
         int r;
 
@@ -670,26 +688,11 @@ static int parse_config(const char *buf, size_t len, const char *path, const cha
                 goto finish;
         }
 
-        w.kind = "cluster";
-        w.name = cluster_name;
-        r = find_named(&w, root, "clusters", "cluster", cluster_name, &cluster);
-        if (r == 0)
-                r = fail(&w, -ENOENT, NULL, "not found in clusters (named by context \"%s\")", context);
+        r = load_named(&w, root, "clusters", "cluster", cluster_name, context, load_cluster, c);
         if (r < 0)
                 goto finish;
-        r = load_cluster(&w, cluster, c);
-        if (r < 0)
-                goto finish;
-
         if (!isempty(user_name)) {
-                w.kind = "user";
-                w.name = user_name;
-                r = find_named(&w, root, "users", "user", user_name, &user);
-                if (r == 0)
-                        r = fail(&w, -ENOENT, NULL, "not found in users (named by context \"%s\")", context);
-                if (r < 0)
-                        goto finish;
-                r = load_user(&w, user, c);
+                r = load_named(&w, root, "users", "user", user_name, context, load_user, c);
                 if (r < 0)
                         goto finish;
         }

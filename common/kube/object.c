@@ -96,22 +96,7 @@ void object_meta_done(ObjectMeta *m, StrPool *pool) {
 }
 
 int object_meta_encode(const ObjectMeta *m, yajl_gen g) {
-        RET_NERRNO(json_gen_str(g, "metadata"));
-        RET_NERRNO(json_gen_map_open(g));
-        RET_NERRNO(gen_kv_str_opt(g, "name", m->name));
-        RET_NERRNO(gen_kv_str_opt(g, "namespace", m->namespace));
-        RET_NERRNO(gen_kv_str_opt(g, "uid", m->uid));
-        if (!isempty(m->resource_version))
-                RET_NERRNO(json_gen_kv_str(g, "resourceVersion", m->resource_version));
-        if (m->labels.n > 0) {
-                RET_NERRNO(json_gen_str(g, "labels"));
-                RET_NERRNO(strmap_encode(&m->labels, g));
-        }
-        if (m->annotations.n > 0) {
-                RET_NERRNO(json_gen_str(g, "annotations"));
-                RET_NERRNO(strmap_encode(&m->annotations, g));
-        }
-        return json_gen_map_close(g);
+        return object_meta_encode_owned(m, NULL, NULL, g);
 }
 
 size_t object_meta_memory_size(const ObjectMeta *m) {

@@ -141,9 +141,11 @@ static char *tokens_join(Tokens *t) {
         return s;
 }
 
-/* expected("a", "b", NULL): the tokens sorted and joined like a summary. */
-static char *expected(const char *first, ...) __attribute__((sentinel));
-static char *expected(const char *first, ...) {
+/* expected("a", "b"): the tokens sorted and joined like a summary; the
+ * macro adds the typed terminator. */
+static char *expected_internal(const char *first, ...) __attribute__((sentinel));
+#define expected(...) expected_internal(__VA_ARGS__, (const char *) NULL)
+static char *expected_internal(const char *first, ...) {
         Tokens t = {};
         va_list ap;
 
@@ -461,9 +463,9 @@ static void test_basic_selector(void **state) {
         pod_create(f, ns, "api-1", "{\"app\":\"api\"}", "10.1.0.4", true);
         pod_create(f, other, "web-1", "{\"app\":\"web\"}", "10.1.0.5", true);
 
-        want_ep = expected("R 10.1.0.1 :8080/TCP", "R 10.1.0.2 :8080/TCP", "N 10.1.0.3 :8080/TCP", NULL);
+        want_ep = expected("R 10.1.0.1 :8080/TCP", "R 10.1.0.2 :8080/TCP", "N 10.1.0.3 :8080/TCP");
         want_sl = expected("IPv4 10.1.0.1 r1s1t0 [:8080/TCP]", "IPv4 10.1.0.2 r1s1t0 [:8080/TCP]",
-                           "IPv4 10.1.0.3 r0s0t0 [:8080/TCP]", NULL);
+                           "IPv4 10.1.0.3 r0s0t0 [:8080/TCP]");
         wait_summary(f, KIND_ENDPOINTS, ns, "web", want_ep);
         wait_stable(f, KIND_SLICES, ns, "web", want_sl);
 
@@ -536,9 +538,9 @@ static void test_named_ports(void **state) {
                         false);
         pod_status(f, ns, "c", "10.2.0.3", true);
 
-        want_ep = expected("R 10.2.0.1 http:8080/TCP", "R 10.2.0.1 metrics:9100/TCP", "R 10.2.0.2 http:8081/TCP", NULL);
+        want_ep = expected("R 10.2.0.1 http:8080/TCP", "R 10.2.0.1 metrics:9100/TCP", "R 10.2.0.2 http:8081/TCP");
         want_sl = expected("IPv4 10.2.0.1 r1s1t0 [http:8080/TCP; metrics:9100/TCP]",
-                           "IPv4 10.2.0.2 r1s1t0 [http:8081/TCP]", "IPv4 10.2.0.3 r1s1t0 []", NULL);
+                           "IPv4 10.2.0.2 r1s1t0 [http:8081/TCP]", "IPv4 10.2.0.3 r1s1t0 []");
         wait_summary(f, KIND_ENDPOINTS, ns, "app", want_ep);
         wait_stable(f, KIND_SLICES, ns, "app", want_sl);
 }
@@ -555,8 +557,8 @@ static void test_publish_not_ready(void **state) {
         pod_create(f, ns, "db-0", "{\"app\":\"db\"}", "10.3.0.1", true);
         pod_create(f, ns, "db-1", "{\"app\":\"db\"}", "10.3.0.2", false);
 
-        want_ep = expected("R 10.3.0.1 pg:5432/TCP", "R 10.3.0.2 pg:5432/TCP", NULL);
-        want_sl = expected("IPv4 10.3.0.1 r1s1t0 [pg:5432/TCP]", "IPv4 10.3.0.2 r1s0t0 [pg:5432/TCP]", NULL);
+        want_ep = expected("R 10.3.0.1 pg:5432/TCP", "R 10.3.0.2 pg:5432/TCP");
+        want_sl = expected("IPv4 10.3.0.1 r1s1t0 [pg:5432/TCP]", "IPv4 10.3.0.2 r1s0t0 [pg:5432/TCP]");
         wait_summary(f, KIND_ENDPOINTS, ns, "db", want_ep);
         wait_stable(f, KIND_SLICES, ns, "db", want_sl);
 
@@ -584,7 +586,7 @@ static void test_terminating(void **state) {
                 pod_create_full(f, ns, names[i], "{\"app\":\"t\"}", NULL, true);
                 pod_status(f, ns, names[i], ip, i != 2);
         }
-        want_ep = expected("R 10.4.0.1 :8080/TCP", "R 10.4.0.2 :8080/TCP", "N 10.4.0.3 :8080/TCP", NULL);
+        want_ep = expected("R 10.4.0.1 :8080/TCP", "R 10.4.0.2 :8080/TCP", "N 10.4.0.3 :8080/TCP");
         wait_summary(f, KIND_ENDPOINTS, ns, "svc", want_ep);
 
         /* graceful delete of t-1 (ready) and t-2 (not ready) */
@@ -593,12 +595,12 @@ static void test_terminating(void **state) {
                 api_ok(f, "DELETE", path, NULL, "{\"gracePeriodSeconds\":30}");
         }
         free(want_ep);
-        want_ep = expected("R 10.4.0.1 :8080/TCP", NULL);
+        want_ep = expected("R 10.4.0.1 :8080/TCP");
         want_sl = expected("IPv4 10.4.0.1 r1s1t0 [:8080/TCP]", "IPv4 10.4.0.2 r0s1t1 [:8080/TCP]",
-                           "IPv4 10.4.0.3 r0s0t1 [:8080/TCP]", NULL);
-        want_ep_pnr = expected("R 10.4.0.1 :8080/TCP", "R 10.4.0.2 :8080/TCP", "R 10.4.0.3 :8080/TCP", NULL);
+                           "IPv4 10.4.0.3 r0s0t1 [:8080/TCP]");
+        want_ep_pnr = expected("R 10.4.0.1 :8080/TCP", "R 10.4.0.2 :8080/TCP", "R 10.4.0.3 :8080/TCP");
         want_sl_pnr = expected("IPv4 10.4.0.1 r1s1t0 [:8080/TCP]", "IPv4 10.4.0.2 r1s1t1 [:8080/TCP]",
-                               "IPv4 10.4.0.3 r1s0t1 [:8080/TCP]", NULL);
+                               "IPv4 10.4.0.3 r1s0t1 [:8080/TCP]");
         wait_summary(f, KIND_ENDPOINTS, ns, "svc", want_ep);
         wait_summary(f, KIND_SLICES, ns, "svc", want_sl);
         wait_summary(f, KIND_ENDPOINTS, ns, "pnr", want_ep_pnr);
@@ -611,7 +613,7 @@ static void test_terminating(void **state) {
                 pod_delete_now(f, ns, names[i]);
         }
         free(want_sl);
-        want_sl = expected("IPv4 10.4.0.1 r1s1t0 [:8080/TCP]", NULL);
+        want_sl = expected("IPv4 10.4.0.1 r1s1t0 [:8080/TCP]");
         wait_summary(f, KIND_SLICES, ns, "svc", want_sl);
         wait_summary(f, KIND_ENDPOINTS, ns, "pnr", want_ep);
         {
@@ -636,11 +638,11 @@ static void test_service_lifecycle(void **state) {
         pod_create(f, ns, "w-1", "{\"app\":\"web\"}", "10.5.0.1", true);
         pod_create(f, ns, "w-2", "{\"app\":\"web\"}", "10.5.0.2", true);
         pod_create(f, ns, "a-1", "{\"app\":\"api\"}", "10.5.0.3", true);
-        want = expected("R 10.5.0.1 :8080/TCP", "R 10.5.0.2 :8080/TCP", NULL);
+        want = expected("R 10.5.0.1 :8080/TCP", "R 10.5.0.2 :8080/TCP");
         wait_summary(f, KIND_ENDPOINTS, ns, "web", want);
         wait_summary(f, KIND_ENDPOINTS, ns, "gone", want);
         free(want);
-        want = expected("IPv4 10.5.0.1 r1s1t0 [:8080/TCP]", "IPv4 10.5.0.2 r1s1t0 [:8080/TCP]", NULL);
+        want = expected("IPv4 10.5.0.1 r1s1t0 [:8080/TCP]", "IPv4 10.5.0.2 r1s1t0 [:8080/TCP]");
         wait_summary(f, KIND_SLICES, ns, "gone", want);
 
         /* deleted: berth deletes the Endpoints; every slice points at the
@@ -660,10 +662,10 @@ static void test_service_lifecycle(void **state) {
         path = fmt("/api/v1/namespaces/%s/services/web", ns);
         merge_patch(f, path, "{\"spec\":{\"selector\":{\"app\":\"api\"}}}");
         free(want);
-        want = expected("R 10.5.0.3 :8080/TCP", NULL);
+        want = expected("R 10.5.0.3 :8080/TCP");
         wait_summary(f, KIND_ENDPOINTS, ns, "web", want);
         free(want);
-        want = expected("IPv4 10.5.0.3 r1s1t0 [:8080/TCP]", NULL);
+        want = expected("IPv4 10.5.0.3 r1s1t0 [:8080/TCP]");
         wait_summary(f, KIND_SLICES, ns, "web", want);
 
         /* pod relabelled into the selector */
@@ -671,10 +673,10 @@ static void test_service_lifecycle(void **state) {
         path = fmt("/api/v1/namespaces/%s/pods/w-1", ns);
         merge_patch(f, path, "{\"metadata\":{\"labels\":{\"app\":\"api\"}}}");
         free(want);
-        want = expected("R 10.5.0.1 :8080/TCP", "R 10.5.0.3 :8080/TCP", NULL);
+        want = expected("R 10.5.0.1 :8080/TCP", "R 10.5.0.3 :8080/TCP");
         wait_summary(f, KIND_ENDPOINTS, ns, "web", want);
         free(want);
-        want = expected("IPv4 10.5.0.1 r1s1t0 [:8080/TCP]", "IPv4 10.5.0.3 r1s1t0 [:8080/TCP]", NULL);
+        want = expected("IPv4 10.5.0.1 r1s1t0 [:8080/TCP]", "IPv4 10.5.0.3 r1s1t0 [:8080/TCP]");
         wait_stable(f, KIND_SLICES, ns, "web", want);
 
         /* ExternalName: nothing more is written for it */
@@ -708,10 +710,8 @@ static void test_flapping(void **state) {
                 _cleanup_free_ char *name = fmt("f-%d", i), *ip = fmt("10.6.0.%d", i + 1);
                 pod_create(f, ns, name, "{\"app\":\"f\"}", ip, true);
         }
-        for (int i = 0; i < N; i++) {
+        for (int i = 0; i < N; i++)
                 tokens_add(&ep, fmt("R 10.6.0.%d :8080/TCP", i + 1));
-                tokens_add(&sl, fmt("IPv4 10.6.0.%d r1s1t0 [:8080/TCP]", i + 1));
-        }
         want_ep = tokens_join(&ep);
         wait_summary(f, KIND_ENDPOINTS, ns, "f", want_ep);
 
@@ -797,27 +797,27 @@ static void test_bad_input(void **state) {
                         false);
         pod_status(f, ns, "dup-0", "10.7.2.1", true);
 
-        want = expected("R 10.7.1.1 :8080/TCP", NULL);
+        want = expected("R 10.7.1.1 :8080/TCP");
         wait_summary(f, KIND_ENDPOINTS, ns, "good", want);
         free(want);
-        want = expected("R 10.7.1.1 :8443/TCP", NULL);
+        want = expected("R 10.7.1.1 :8443/TCP");
         wait_summary(f, KIND_ENDPOINTS, ns, "tp0", want);
         free(want);
-        want = expected("R 10.7.2.1 :8080/TCP", NULL);
+        want = expected("R 10.7.2.1 :8080/TCP");
         wait_summary(f, KIND_ENDPOINTS, ns, "dup", want);
 
         /* The leading-zero spelling is either read as the apiserver reads
          * it (decimal, written canonical) or dropped; never written as is. */
         free(want);
-        want = expected("R 10.7.0.8 :8080/TCP", "R 10.7.0.9 :8080/TCP", NULL);
-        want_lz = expected("R 10.7.0.7 :8080/TCP", "R 10.7.0.8 :8080/TCP", "R 10.7.0.9 :8080/TCP", NULL);
+        want = expected("R 10.7.0.8 :8080/TCP", "R 10.7.0.9 :8080/TCP");
+        want_lz = expected("R 10.7.0.7 :8080/TCP", "R 10.7.0.8 :8080/TCP", "R 10.7.0.9 :8080/TCP");
         const char *const w[] = { want, want_lz, NULL };
         size_t which = wait_summary_any(f, KIND_ENDPOINTS, ns, "bad", w);
         fprintf(stderr, "leading-zero pod IP 010.7.0.7: %s\n", which == 0 ? "dropped" : "written as 10.7.0.7");
 
-        want_sl = expected("IPv4 10.7.0.8 r1s1t0 [:8080/TCP]", "IPv4 10.7.0.9 r1s1t0 [:8080/TCP]", NULL);
+        want_sl = expected("IPv4 10.7.0.8 r1s1t0 [:8080/TCP]", "IPv4 10.7.0.9 r1s1t0 [:8080/TCP]");
         want_sl_lz = expected("IPv4 10.7.0.7 r1s1t0 [:8080/TCP]", "IPv4 10.7.0.8 r1s1t0 [:8080/TCP]",
-                              "IPv4 10.7.0.9 r1s1t0 [:8080/TCP]", NULL);
+                              "IPv4 10.7.0.9 r1s1t0 [:8080/TCP]");
         const char *const ws[] = { want_sl, want_sl_lz, NULL };
         (void) wait_summary_any(f, KIND_SLICES, ns, "bad", ws);
 

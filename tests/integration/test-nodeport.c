@@ -108,14 +108,24 @@ static char *namespace_new(Fixture *f, const char *prefix) {
         return ns;
 }
 
-/* Creates a Service; returns the HTTP code, the stored object in *ret_doc on 201. */
+/* Creates a Service; returns the HTTP code, the stored object in *ret_doc
+ * on 201.  500 only for "range is full" (1.33 answers that as an internal
+ * error); any other 500 (a busy server) is retried. */
 static long service_create(Fixture *f, const char *ns, const char *name, const char *spec, JsonDoc **ret_doc) {
         _cleanup_free_ char *path = fmt("/api/v1/namespaces/%s/services", ns);
         _cleanup_free_ char *body = fmt("{\"metadata\":{\"name\":\"%s\"},\"spec\":%s}", name, spec), *resp = NULL;
         long code = 0;
 
-        assert_int_equal(itest_api_call(f->api, "POST", path, NULL, body, &code, &resp), 0);
-        if (code != 201 && code != 500) {
+        for (int attempt = 0;; attempt++) {
+                free(resp);
+                resp = NULL;
+                assert_int_equal(itest_api_call(f->api, "POST", path, NULL, body, &code, &resp), 0);
+                if (code != 500 || strstr(strempty(resp), "range is full") || attempt >= 20)
+                        break;
+                fprintf(stderr, "POST %s %s: HTTP 500 (retrying): %s\n", path, name, resp);
+                usleep(250 * USEC_PER_MSEC);
+        }
+        if (code != 201 && !(code == 500 && strstr(strempty(resp), "range is full"))) {
                 fprintf(stderr, "POST %s %s: HTTP %ld: %s\n", path, name, code, resp);
                 fail();
         }
@@ -234,7 +244,8 @@ static char *lines_join(char **v, size_t n) {
         size_t len = 1;
         char *out;
 
-        qsort(v, n, sizeof(char *), strcmp_sorted);
+        if (n > 1)
+                qsort(v, n, sizeof(char *), strcmp_sorted);
         for (size_t i = 0; i < n; i++)
                 len += strlen(v[i]) + 1;
         out = malloc(len);
@@ -269,8 +280,9 @@ static char *berth_events(Fixture *f, const char *ns, const char *reason) {
                 assert_null(json_get(ev, "series"));
                 if (reason && !streq_ptr(json_get_string(ev, "reason"), reason))
                         continue;
-                lines = realloc(lines, (n + 1) * sizeof(char *));
-                assert_non_null(lines);
+                char **grown = realloc(lines, (n + 1) * sizeof(char *));
+                assert_non_null(grown);
+                lines = grown;
                 lines[n] = fmt("%s %s %s", json_get_string(ev, "reason"), json_get_string(reg, "name"),
                                json_get_string(ev, "note"));
                 n++;
@@ -579,11 +591,15 @@ static void test_duplicate_in_etcd(void **state) {
                     "\"externalTrafficPolicy\":\"Cluster\",\"ipFamilies\":[\"IPv4\"],\"ipFamilyPolicy\":\"SingleStack\","
                     "\"internalTrafficPolicy\":\"Cluster\"},\"status\":{\"loadBalancer\":{}}}",
                     f->ns, created, (long long) f->dup_port, ip, ip);
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
         assert_int_equal(itest_etcd_put(f->env, key, value), 0);
 
         want = fmt("PortAlreadyAllocated dup Port %lld was assigned to multiple services; please recreate service\n",
                    (long long) f->dup_port);
         wait_events(f, f->ns, NULL, want);
+        /* docs/benchmarks.md: from the write into etcd to berth's Event in the API (100 ms polls) */
+        printf("nodeport_duplicate_event_latency: %llu ms\n",
+               (unsigned long long) ((now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC));
 
         end = now_usec(CLOCK_MONOTONIC) + CONVERGE_TIMEOUT;
         for (;;) {
@@ -652,6 +668,7 @@ static void test_narrowed_range(void **state) {
                 skip();
         f->berth = itest_berth_free(f->berth, 0);
         assert_int_equal(itest_apiserver(f->env, "restart", arg), 0);
+        usec_t t0 = now_usec(CLOCK_MONOTONIC);
         berth_start(f, RANGE_NARROW, "1s");
 
         server_ports(f, &sp);
@@ -666,6 +683,9 @@ static void test_narrowed_range(void **state) {
         assert_true(n >= 3);
         want = lines_join(lines, n);
         wait_events(f, f->ns, "PortOutOfRange", want);
+        /* docs/benchmarks.md: process start to every PortOutOfRange Event in the API */
+        printf("nodeport_out_of_range_events_after_start: %llu ms (%zu events)\n",
+               (unsigned long long) ((now_usec(CLOCK_MONOTONIC) - t0) / USEC_PER_MSEC), n);
 
         /* one problem row per port (two holders of one port: one row) */
         for (usec_t end = now_usec(CLOCK_MONOTONIC) + CONVERGE_TIMEOUT;;) {
@@ -694,7 +714,7 @@ static void test_range_full(void **state) {
         Fixture *f = *state;
         ServerPorts sp = {};
         char *lines[8];
-        size_t n = 0, static_used;
+        size_t n = 0, static_used, static_before;
         char *created[32] = {}, *static_crosser = NULL, *dynamic_holder = NULL;
         size_t n_created = 0;
         _cleanup_free_ char *want_full = NULL, *want_nearly = NULL;
@@ -703,7 +723,7 @@ static void test_range_full(void **state) {
                 skip();
         f->ns_full = namespace_new(f, "np-full");
         server_ports(f, &sp);
-        static_used = distinct_ports(&sp, 30000, 30015);
+        static_used = static_before = distinct_ports(&sp, 30000, 30015);
         for (size_t i = 0; i < sp.n; i++)
                 if (sp.v[i].port == NARROW_LAST && !dynamic_holder && !streq(sp.v[i].name, "dup"))
                         dynamic_holder = strdup(sp.v[i].name);
@@ -723,11 +743,13 @@ static void test_range_full(void **state) {
                 int64_t p = int_of(json_get(json_array_at(json_get_path(json_doc_root(doc), "spec", "ports"), 0), "nodePort"));
                 assert_true(n_created < ELEMENTSOF(created));
                 created[n_created++] = name;
+                fprintf(stderr, "%s:%lld ", name, (long long) p);
                 if (p == NARROW_LAST)
                         dynamic_holder = strdup(name);
                 else if (++static_used == 15)
                         static_crosser = strdup(name);
         }
+        fprintf(stderr, "(static band held before: %zu)\n", static_before);
         assert_true(n_created >= 2);
         assert_non_null(static_crosser);
         assert_non_null(dynamic_holder);

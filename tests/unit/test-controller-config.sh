@@ -3,10 +3,7 @@
 # line on stderr naming the file and the field (issue 2, "Bad input").
 set -u
 bin=./berth-controller
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failed=0
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+. "${srcdir:-.}/tests/unit/lib.sh"
 
 # expect_exit2 NAME PATTERN ARGS...: exit 2, exactly one stderr line matching PATTERN.
 expect_exit2() {
@@ -48,5 +45,4 @@ expect_exit2 "unparsable kubeconfig" "broken.yaml" --kubeconfig "$tmp/broken.yam
 expect_exit2 "bad log level" 'invalid argument "chatty" for --log-level' --log-level chatty
 expect_exit2 "bad duration" 'invalid argument "1x" for --leader-elect-retry-period' --leader-elect-retry-period 1x
 
-[ $failed -eq 0 ] && echo "test-controller-config: all passed"
-exit $((failed > 0))
+finish "test-controller-config: all passed"

@@ -7,10 +7,7 @@ set -u
 bin=./berth-controller
 demo=${srcdir:-.}/examples/demo
 now=2024-05-01T10:00:00Z
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failed=0
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+. "${srcdir:-.}/tests/unit/lib.sh"
 
 "$bin" --manifests "$demo" --once --controllers=endpoints --now "$now" -o json >"$tmp/out.json" 2>"$tmp/err" ||
 	fail "demo run exited $?"
@@ -46,5 +43,4 @@ cp "$tmp/out.json" "$tmp/again/99-endpoints.json"
 [ "$(tr -d ' \n' <"$tmp/again.json")" = '{"apiVersion":"v1","kind":"List","items":[]}' ] ||
 	fail "second run wrote something: $(cat "$tmp/again.json")"
 
-[ $failed -eq 0 ] && echo "endpoints offline: all checks passed"
-exit $((failed > 0))
+finish "endpoints offline: all checks passed"

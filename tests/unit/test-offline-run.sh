@@ -6,10 +6,7 @@ set -u
 bin=./berth-controller
 demo=${srcdir:-.}/examples/demo
 now=2024-05-01T10:00:00Z
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-failed=0
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+. "${srcdir:-.}/tests/unit/lib.sh"
 
 "$bin" --manifests "$demo" --once --now "$now" >"$tmp/a.json" 2>"$tmp/a.err" || fail "demo run exited $?"
 "$bin" --manifests "$demo" --once --now "$now" >"$tmp/b.json" 2>/dev/null
@@ -42,5 +39,4 @@ rc=$?
 [ "$(cat "$tmp/err")" = 'berth-controller: invalid argument "*,-foo" for --controllers: "foo" is not in the list of known controllers' ] ||
 	fail "bad flag message: $(cat "$tmp/err")"
 
-[ $failed -eq 0 ] && echo "offline run: all checks passed"
-exit $((failed > 0))
+finish "offline run: all checks passed"

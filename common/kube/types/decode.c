@@ -719,6 +719,33 @@ int ownerrefs_encode(const OwnerReferences *o, yajl_gen g) {
         return json_gen_array_close(g);
 }
 
+int object_meta_encode_owned(const ObjectMeta *m, const char *generate_name, const OwnerReferences *owners,
+                             yajl_gen g) {
+        RET_NERRNO(json_gen_str(g, "metadata"));
+        RET_NERRNO(json_gen_map_open(g));
+        RET_NERRNO(gen_kv_str_opt(g, "name", m->name));
+        /* The apiserver ignores generateName once a name is set; sending both only confuses readers. */
+        if (!m->name)
+                RET_NERRNO(gen_kv_str_opt(g, "generateName", generate_name));
+        RET_NERRNO(gen_kv_str_opt(g, "namespace", m->namespace));
+        RET_NERRNO(gen_kv_str_opt(g, "uid", m->uid));
+        if (!isempty(m->resource_version))
+                RET_NERRNO(json_gen_kv_str(g, "resourceVersion", m->resource_version));
+        if (m->labels.n > 0) {
+                RET_NERRNO(json_gen_str(g, "labels"));
+                RET_NERRNO(strmap_encode(&m->labels, g));
+        }
+        if (m->annotations.n > 0) {
+                RET_NERRNO(json_gen_str(g, "annotations"));
+                RET_NERRNO(strmap_encode(&m->annotations, g));
+        }
+        if (owners && owners->n > 0) {
+                RET_NERRNO(json_gen_str(g, "ownerReferences"));
+                RET_NERRNO(ownerrefs_encode(owners, g));
+        }
+        return json_gen_map_close(g);
+}
+
 const OwnerReference *ownerrefs_controller(const OwnerReferences *o) {
         for (size_t i = 0; i < o->n; i++)
                 if (o->items[i].controller == KUBE_TRUE)

@@ -172,6 +172,10 @@ int ownerrefs_decode(StrPool *pool, const JsonValue *metadata, OwnerReferences *
 void ownerrefs_done(OwnerReferences *o, StrPool *pool);
 size_t ownerrefs_memory_size(const OwnerReferences *o);
 int ownerrefs_encode(const OwnerReferences *o, yajl_gen g);
+/* object_meta_encode() plus the metadata fields only some kinds carry: generateName (written
+ * only while the name is unset) and ownerReferences; either may be NULL. */
+int object_meta_encode_owned(const ObjectMeta *m, const char *generate_name, const OwnerReferences *owners,
+                             yajl_gen g);
 /* The reference with controller: true, or NULL. */
 const OwnerReference *ownerrefs_controller(const OwnerReferences *o);
 

@@ -167,32 +167,10 @@ static int encode_hint_names(yajl_gen g, const char *key, const InternList *l) {
 
 static int endpointslice_encode(const KubeObject *o, yajl_gen g) {
         const EndpointSlice *s = ENDPOINTSLICE(o);
-        const ObjectMeta *m = &o->meta;
 
         RET_NERRNO(json_gen_map_open(g));
         RET_NERRNO(gen_type_meta(g, o->kind));
-        RET_NERRNO(json_gen_str(g, "metadata"));
-        RET_NERRNO(json_gen_map_open(g));
-        RET_NERRNO(gen_kv_str_opt(g, "name", m->name));
-        if (!m->name)
-                RET_NERRNO(gen_kv_str_opt(g, "generateName", s->generate_name));
-        RET_NERRNO(gen_kv_str_opt(g, "namespace", m->namespace));
-        RET_NERRNO(gen_kv_str_opt(g, "uid", m->uid));
-        if (!isempty(m->resource_version))
-                RET_NERRNO(json_gen_kv_str(g, "resourceVersion", m->resource_version));
-        if (m->labels.n > 0) {
-                RET_NERRNO(json_gen_str(g, "labels"));
-                RET_NERRNO(strmap_encode(&m->labels, g));
-        }
-        if (m->annotations.n > 0) {
-                RET_NERRNO(json_gen_str(g, "annotations"));
-                RET_NERRNO(strmap_encode(&m->annotations, g));
-        }
-        if (s->owner_references.n > 0) {
-                RET_NERRNO(json_gen_str(g, "ownerReferences"));
-                RET_NERRNO(ownerrefs_encode(&s->owner_references, g));
-        }
-        RET_NERRNO(json_gen_map_close(g));
+        RET_NERRNO(object_meta_encode_owned(&o->meta, s->generate_name, &s->owner_references, g));
 
         RET_NERRNO(gen_kv_str_opt(g, "addressType", s->address_type));
         RET_NERRNO(json_gen_str(g, "endpoints"));

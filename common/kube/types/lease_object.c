@@ -42,30 +42,10 @@ static size_t lease_memory_size(const KubeObject *o) {
 
 static int lease_encode(const KubeObject *o, yajl_gen g) {
         const Lease *l = LEASE(o);
-        const ObjectMeta *m = &o->meta;
 
         RET_NERRNO(json_gen_map_open(g));
         RET_NERRNO(gen_type_meta(g, o->kind));
-        RET_NERRNO(json_gen_str(g, "metadata"));
-        RET_NERRNO(json_gen_map_open(g));
-        RET_NERRNO(gen_kv_str_opt(g, "name", m->name));
-        RET_NERRNO(gen_kv_str_opt(g, "namespace", m->namespace));
-        RET_NERRNO(gen_kv_str_opt(g, "uid", m->uid));
-        if (!isempty(m->resource_version))
-                RET_NERRNO(json_gen_kv_str(g, "resourceVersion", m->resource_version));
-        if (m->labels.n > 0) {
-                RET_NERRNO(json_gen_str(g, "labels"));
-                RET_NERRNO(strmap_encode(&m->labels, g));
-        }
-        if (m->annotations.n > 0) {
-                RET_NERRNO(json_gen_str(g, "annotations"));
-                RET_NERRNO(strmap_encode(&m->annotations, g));
-        }
-        if (l->owner_references.n > 0) {
-                RET_NERRNO(json_gen_str(g, "ownerReferences"));
-                RET_NERRNO(ownerrefs_encode(&l->owner_references, g));
-        }
-        RET_NERRNO(json_gen_map_close(g));
+        RET_NERRNO(object_meta_encode_owned(&o->meta, NULL, &l->owner_references, g));
         RET_NERRNO(json_gen_str(g, "spec"));
         RET_NERRNO(json_gen_map_open(g));
         RET_NERRNO(gen_kv_str_opt(g, "holderIdentity", l->holder_identity));

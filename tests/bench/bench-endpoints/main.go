@@ -81,6 +81,7 @@ type driver struct {
 	pend      map[string]*pending // ip -> write awaiting its slice
 	latencies []time.Duration
 	lastEvent time.Time
+	lastWrite time.Time // of the current phase
 	ipSlice   map[string]string          // ip -> slice holding it
 	sliceEps  map[string]map[string]bool // slice -> ip -> ready
 
@@ -362,6 +363,12 @@ func (d *driver) phase(name string, run phaseFn) {
 	start := time.Now()
 	run()
 	conv := d.converge(name, start)
+	d.mu.Lock()
+	tail := start.Add(conv).Sub(d.lastWrite)
+	d.mu.Unlock()
+	if tail < 0 {
+		tail = 0
+	}
 	time.Sleep(*settle)
 	e1, s1 := d.apiWrites()
 	c1 := procCPU()
@@ -369,6 +376,9 @@ func (d *driver) phase(name string, run phaseFn) {
 	lat := append([]time.Duration(nil), d.latencies...)
 	d.mu.Unlock()
 	out(name+"_convergence", conv.Seconds(), "s")
+	// what the controller alone adds: the driver's own write rate is
+	// the same for every controller but depends on the machine
+	out(name+"_converged_after_last_write", tail.Seconds(), "s")
 	out(name+"_latency_p50", percentile(lat, 0.50).Seconds()*1000, "ms")
 	out(name+"_latency_p99", percentile(lat, 0.99).Seconds()*1000, "ms")
 	out(name+"_latency_samples", float64(len(lat)), "writes")
@@ -383,7 +393,11 @@ func (d *driver) expect(s, p int, present, ready bool) {
 	ip := podIP(s, p)
 	d.mu.Lock()
 	d.want[ip] = &podWant{svc: s, ip: ip, present: present, ready: ready}
-	d.pend[ip] = &pending{sent: time.Now(), present: present, ready: ready}
+	now := time.Now()
+	d.pend[ip] = &pending{sent: now, present: present, ready: ready}
+	if now.After(d.lastWrite) {
+		d.lastWrite = now
+	}
 	d.mu.Unlock()
 }
 
