@@ -1219,6 +1219,10 @@ static int add_row_service(ProblemRow **rows, size_t *n, int64_t port, const cha
         return 0;
 }
 
+static int service_ptr_claim_cmp(const void *a, const void *b) {
+        return claim_cmp(*(const NpService *const *) a, *(const NpService *const *) b);
+}
+
 static int gen_usage(yajl_gen g, int64_t used, int64_t size) {
         return json_gen_kv_int(g, "usagePercent", size > 0 ? used * 100 / size : 0);
 }
@@ -1251,6 +1255,10 @@ int nodeport_controller_render_json(Controller *c, char **ret, size_t *ret_len) 
         }
         if (r >= 0 && n_rows > 1)
                 qsort(rows, n_rows, sizeof(ProblemRow), row_cmp);
+        /* §12: each row's Services in claim order (the table above went by name) */
+        for (size_t i = 0; r >= 0 && i < n_rows; i++)
+                if (rows[i].n > 1)
+                        qsort(rows[i].services, rows[i].n, sizeof(NpService *), service_ptr_claim_cmp);
 
 #define T(x)                     \
         do {                     \

@@ -714,7 +714,8 @@ static void test_range_full(void **state) {
         Fixture *f = *state;
         ServerPorts sp = {};
         char *lines[8];
-        size_t n = 0, static_used, static_before;
+        size_t n = 0, static_used, static_before, trace_len = 0;
+        char trace[1024] = "";
         char *created[32] = {}, *static_crosser = NULL, *dynamic_holder = NULL;
         size_t n_created = 0;
         _cleanup_free_ char *want_full = NULL, *want_nearly = NULL;
@@ -743,13 +744,15 @@ static void test_range_full(void **state) {
                 int64_t p = int_of(json_get(json_array_at(json_get_path(json_doc_root(doc), "spec", "ports"), 0), "nodePort"));
                 assert_true(n_created < ELEMENTSOF(created));
                 created[n_created++] = name;
-                fprintf(stderr, "%s:%lld ", name, (long long) p);
+                trace_len += (size_t) snprintf(trace + trace_len, sizeof(trace) - trace_len, " %s:%lld", name,
+                                               (long long) p);
                 if (p == NARROW_LAST)
                         dynamic_holder = strdup(name);
                 else if (++static_used == 15)
                         static_crosser = strdup(name);
         }
-        fprintf(stderr, "(static band held before: %zu)\n", static_before);
+        if (n_created < 2 || !static_crosser || !dynamic_holder)
+                fprintf(stderr, "created (name:nodePort):%s; static band held before: %zu\n", trace, static_before);
         assert_true(n_created >= 2);
         assert_non_null(static_crosser);
         assert_non_null(dynamic_holder);

@@ -379,15 +379,18 @@ static void test_duplicates_reference_counted(void **state) {
         assert_int_equal(get(&f, "default", "b")->ports[1].node_port, 0);
         /* a duplicate arriving later (a watch event, not the first pass) is
          * reported too, and the holders of one port do not requeue each
-         * other for ever: run() must reach idle */
-        upsert(&f, "default", "d", SVC("default", "d", "2025-01-04T00:00:00Z",
+         * other for ever: run() must reach idle.  The holders are listed in
+         * claim order (creationTimestamp first), not by name. */
+        upsert(&f, "default", "aa", SVC("default", "aa", "2025-01-04T00:00:00Z",
                                        "{\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":30030}]}"));
         doc = state_of(&f);
         p0 = json_array_at(json_get(json_doc_root(doc), "problems"), 0);
         assert_int_equal(json_array_len(json_get(p0, "services")), 3);
-        assert_string_equal(json_string(json_array_at(json_get(p0, "services"), 2)), "default/d");
+        assert_string_equal(json_string(json_array_at(json_get(p0, "services"), 0)), "default/a");
+        assert_string_equal(json_string(json_array_at(json_get(p0, "services"), 1)), "default/b");
+        assert_string_equal(json_string(json_array_at(json_get(p0, "services"), 2)), "default/aa");
         json_doc_free(doc);
-        delete(&f, "default", "d");
+        delete(&f, "default", "aa");
 
         /* a goes: the port stays claimed by b (reference counted), b's duplicate is gone and it is filled */
         delete(&f, "default", "a");

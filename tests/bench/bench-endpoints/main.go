@@ -81,7 +81,7 @@ type driver struct {
 	pend      map[string]*pending // ip -> write awaiting its slice
 	latencies []time.Duration
 	lastEvent time.Time
-	lastWrite time.Time // of the current phase
+	lastWrite time.Time                  // of the current phase
 	ipSlice   map[string]string          // ip -> slice holding it
 	sliceEps  map[string]map[string]bool // slice -> ip -> ready
 
