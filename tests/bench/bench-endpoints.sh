@@ -67,6 +67,10 @@ run() {
 	echo "bench-endpoints: $label (pid $pid) on $BERTH_APISERVER_URL" >&2
 	"$driver" --kubeconfig "$KUBECONFIG" --pid "$pid" --label "$label" --services "$services" \
 		--pods-per-service "$pods" --idle "$idle" | tee "$outdir/$label.txt"
+	# berth's own counters (queue retries, stale syncs) for the analysis
+	local port
+	port=$(ss -Hltnp 2>/dev/null | awk -v p="pid=$pid," 'index($0, p) { sub(/.*:/, "", $4); print $4; exit }')
+	[ "$label" = berth ] && [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/metrics" >"$outdir/$label.metrics" || true
 	kill "$pid"
 	wait "$pid" 2>/dev/null || true
 	pid=
