@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "endpoint_triggers.h"
 #include "labels.h"
+#include "log.h"
 
 const char *endpoint_service_key(const KubeObject *o, char buf[static ENDPOINT_KEY_MAX]) {
         return kube_object_key(o, buf, ENDPOINT_KEY_MAX);
@@ -300,4 +301,38 @@ size_t trigger_time_tracker_size(const TriggerTimeTracker *t) {
 
 const char *trigger_time_format(usec_t t, char buf[static RFC3339_MAX]) {
         return rfc3339_format(t, buf);
+}
+
+/* ---- §6.8 stale syncs -------------------------------------------------------------- */
+
+int endpoint_stale_wait(EndpointStaleWait *w, WorkQueue *q, const char *key) {
+        usec_t now = workqueue_now(q);
+        int r;
+
+        if (!w->stale) {
+                w->stale = true;
+                w->since = now;
+        }
+        if (now - w->since > ENDPOINT_STALE_GIVE_UP) {
+                w->waiting = false;
+                log_debug("%s %s: cache stale for more than %us; retrying with backoff", workqueue_name(q), key,
+                          (unsigned) (ENDPOINT_STALE_GIVE_UP / USEC_PER_SEC));
+                return -ESTALE;
+        }
+        r = workqueue_add_after(q, key, ENDPOINT_STALE_RECHECK);
+        if (r < 0)
+                return r; /* not re-checked: let the queue retry it */
+        w->waiting = true;
+        return 0;
+}
+
+void endpoint_stale_wake(EndpointStaleWait *w, WorkQueue *q, const char *key) {
+        if (!w->waiting)
+                return;
+        w->waiting = false;
+        (void) workqueue_add(q, key);
+}
+
+void endpoint_stale_clear(EndpointStaleWait *w) {
+        *w = (EndpointStaleWait) {};
 }

@@ -90,3 +90,32 @@ size_t trigger_time_tracker_size(const TriggerTimeTracker *t);
 /* The annotation value: UTC RFC 3339, fraction only when non-zero and
  * without trailing zeros ("2018-01-01T00:00:00.5Z"). */
 const char *trigger_time_format(usec_t t, char buf[static RFC3339_MAX]);
+
+/* ---- §6.8 stale syncs (berth's deviation) --------------------------------------- */
+
+/* A sync that finds the cache still before berth's own last write of the
+ * key is not a failure: the key waits for the watch event of that write
+ * (the controller calls endpoint_stale_wake() from its handlers once an
+ * event clears the staleness), with a fixed re-check as a safety net for
+ * an event that never comes (watch restart, relist).  Only when the same
+ * key stays stale for longer than ENDPOINT_STALE_GIVE_UP does it fall back
+ * to the rate-limited retry (a cache that never catches up backs off). */
+#define ENDPOINT_STALE_RECHECK (1 * USEC_PER_SEC)
+#define ENDPOINT_STALE_GIVE_UP (30 * USEC_PER_SEC)
+
+/* Per key, in the controller's per-key state; zero-initialised = not waiting. */
+typedef struct EndpointStaleWait {
+        usec_t since;  /* queue time of the first of consecutive stale syncs */
+        bool stale;    /* since is set */
+        bool waiting;  /* an event clearing the staleness re-adds the key */
+} EndpointStaleWait;
+
+/* The sync of key found the cache stale.  Returns 0 when the key now waits
+ * (finish it as a success: no backoff, no bucket token; it is re-added after
+ * ENDPOINT_STALE_RECHECK at the latest), or -ESTALE when it has been stale
+ * for more than ENDPOINT_STALE_GIVE_UP (finish it as a failure). */
+int endpoint_stale_wait(EndpointStaleWait *w, WorkQueue *q, const char *key);
+/* An event showed the state the key waited for: re-adds it now when it was waiting. */
+void endpoint_stale_wake(EndpointStaleWait *w, WorkQueue *q, const char *key);
+/* A sync found the cache current. */
+void endpoint_stale_clear(EndpointStaleWait *w);

@@ -32,6 +32,7 @@ typedef struct KeyState {
         usec_t foreign_warned;   /* source_now() of the last §2 warning */
         bool over_capacity;
         bool unlabelled_logged;  /* an unlabelled Endpoints without Service was left alone */
+        EndpointStaleWait wait;  /* a stale sync waits for the event of berth's write */
 } KeyState;
 
 typedef struct EndpointsController EndpointsController;
@@ -317,31 +318,34 @@ static int write_send(EndpointsController *c, const char *key, const char *metho
 
 /* ---- sync ----------------------------------------------------------------------- */
 
-/* §6.8: does the cache still show the state before berth's last write? */
+/* §6.8: does cached (NULL = not in the cache) still show the state before
+ * berth's last write? */
+static bool stale_persists(const KeyState *s, const KubeObject *cached) {
+        switch (s->stale) {
+        case STALE_PUT:
+                return cached && streq_ptr(cached->meta.resource_version, s->stale_rv);
+        case STALE_POST:
+                return !cached;
+        case STALE_DELETE:
+                return cached != NULL;
+        default:
+                return false;
+        }
+}
+
 static bool cache_is_stale(EndpointsController *c, const char *key, const KubeObject *cached) {
         KeyState *s = state_find(c, key);
 
         if (!s || s->stale == STALE_NONE)
                 return false;
-        switch (s->stale) {
-        case STALE_PUT:
-                if (cached && streq_ptr(cached->meta.resource_version, s->stale_rv)) {
+        if (stale_persists(s, cached)) {
+                if (s->stale == STALE_PUT)
                         log_debug("endpoints informer cache is out of date, resource version %s already processed "
                                   "for endpoints %s",
                                   s->stale_rv, key);
-                        return true;
-                }
-                break;
-        case STALE_POST:
-                if (!cached)
-                        return true;
-                break;
-        case STALE_DELETE:
-                if (cached)
-                        return true;
-                break;
-        default:
-                break;
+                else
+                        log_debug("endpoints informer cache is out of date for endpoints %s", key);
+                return true;
         }
         stale_clear(s);
         return false;
@@ -488,8 +492,14 @@ static int process(WorkQueue *q, const char *key, void *userdata) {
                         stale_clear(s);
         }
         if (cache_is_stale(c, key, cached)) {
+                /* berth: not a failure; the key waits for its own write's event. */
+                KeyState *s = state_find(c, key);
                 count(c->m_syncs, "stale");
-                return -ESTALE;
+                return s ? endpoint_stale_wait(&s->wait, c->queue, key) : -ESTALE;
+        } else {
+                KeyState *s = state_find(c, key);
+                if (s)
+                        endpoint_stale_clear(&s->wait);
         }
         if (!svc_obj)
                 return sync_deleted_service(c, key, ns, name);
@@ -546,7 +556,30 @@ static void on_pod_delete(KubeObject *o, void *userdata) {
                 (void) endpoint_enqueue_pod_services(c->services, c->queue, c->batch_period, POD(o));
 }
 
+/* An Endpoints event re-adds a key waiting for it (berth's deviation from
+ * §6.8) once it shows the state after berth's write; otherwise add and
+ * update enqueue nothing (§8.1). */
+static void wake_waiting(EndpointsController *c, const KubeObject *o, bool deleted) {
+        char key[ENDPOINT_KEY_MAX];
+        KeyState *s;
+
+        if (!c->started)
+                return;
+        s = state_find(c, endpoint_service_key(o, key));
+        if (!s || !s->wait.waiting || stale_persists(s, deleted ? NULL : o))
+                return;
+        endpoint_stale_wake(&s->wait, c->queue, key);
+}
+
+static void on_endpoints_add(KubeObject *o, void *userdata) {
+        wake_waiting(userdata, o, false);
+}
+static void on_endpoints_update(KubeObject *old_obj, KubeObject *new_obj, void *userdata) {
+        (void) old_obj;
+        wake_waiting(userdata, new_obj, false);
+}
 static void on_endpoints_delete(KubeObject *o, void *userdata) {
+        wake_waiting(userdata, o, true);
         /* So that a needed object is recreated. */
         enqueue_object(userdata, o);
 }
@@ -686,6 +719,8 @@ int endpoints_controller_init(const ControllerContext *ctx, Controller **ret) {
                 .process = process,
                 .userdata = c,
                 .metrics = ctx->metrics,
+                .now = ctx->queue_clock,
+                .now_userdata = ctx->queue_clock_userdata,
         };
         SourceEventsOptions eo = {
                 .reporting_controller = ENDPOINTS_REPORTING_CONTROLLER,
@@ -694,7 +729,7 @@ int endpoints_controller_init(const ControllerContext *ctx, Controller **ret) {
         };
         CacheHandlers service_h = { on_service_add, on_service_update, on_service_delete, c };
         CacheHandlers pod_h = { on_pod_add, on_pod_update, on_pod_delete, c };
-        CacheHandlers endpoints_h = { NULL, NULL, on_endpoints_delete, c };
+        CacheHandlers endpoints_h = { on_endpoints_add, on_endpoints_update, on_endpoints_delete, c };
 
         c->pool = strpool_new();
         if (!c->pool) {

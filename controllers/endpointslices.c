@@ -26,6 +26,8 @@
 #define FOREIGN_WARNING_INTERVAL (10 * 60 * USEC_PER_SEC)
 #define BASE_DELAY USEC_PER_SEC
 #define GATE_PREFER_SAME "PreferSameTrafficDistribution"
+/* sync_service(): the cache was stale and the key now waits (not a failure). */
+#define SYNC_STALE_WAITING 1
 
 /* What berth wrote for one slice (§6.8): the generation and resourceVersion
  * the server returned, or that it deleted the slice. */
@@ -46,6 +48,7 @@ typedef struct ServiceState {
         /* gauges' share of this Service */
         size_t endpoints_desired, slices, slices_desired;
         const char *traffic_distribution; /* static string, "" = none */
+        EndpointStaleWait wait;         /* a stale sync waits for the events of berth's writes */
 } ServiceState;
 
 typedef struct Sync Sync;
@@ -61,6 +64,8 @@ typedef struct EndpointSliceController {
         usec_t batch_period;
         bool gate_prefer_same;
         bool node_hints_off;            /* §7: the apiserver dropped forNodes once */
+        workqueue_clock_fn queue_clock; /* unit tests */
+        void *queue_clock_userdata;
 
         Cache *services, *pods, *nodes, *slices;
         WorkQueue *queue;
@@ -341,10 +346,32 @@ static bool slice_event_is_own(EndpointSliceController *c, const KubeObject *o, 
         return !m->deleted && streq_ptr(m->rv, o->meta.resource_version);
 }
 
+static bool marks_pending(EndpointSliceController *c, const ServiceState *st, const char *namespace);
+
+/* berth's deviation from §6.8: a key waiting for its own writes runs again
+ * as soon as the cache shows all of them; this is usually the event of its
+ * own write, which the §8.1 filter below otherwise ignores. */
+static void wake_waiting(EndpointSliceController *c, const KubeObject *o) {
+        char key[ENDPOINT_KEY_MAX];
+        ServiceState *s;
+
+        if (!c->queue)
+                return;
+        s = state_get(c, slice_service_key(o, key), false);
+        if (!s || !s->wait.waiting || marks_pending(c, s, o->meta.namespace))
+                return;
+        endpoint_stale_wake(&s->wait, c->queue, key);
+}
+
 static void slice_event(EndpointSliceController *c, const KubeObject *o, bool deleted) {
         char key[ENDPOINT_KEY_MAX];
+        bool own;
 
-        if (!slice_managed(o) || slice_event_is_own(c, o, deleted))
+        if (!slice_managed(o))
+                return;
+        own = slice_event_is_own(c, o, deleted);
+        wake_waiting(c, o);
+        if (own)
                 return;
         if (deleted) {
                 /* deleted by someone else: not stale, just gone */
@@ -553,17 +580,23 @@ static int sync_send_next(Sync *s) {
 /* ---- the sync ---------------------------------------------------------------------------------- */
 
 /* §6.8: the cache still lacks a write of berth's, or shows a slice berth deleted. */
-static bool cache_is_stale(EndpointSliceController *c, const char *key, const char *namespace) {
-        ServiceState *st = state_get(c, key, false);
-
-        if (!st)
-                return false;
+static bool marks_pending(EndpointSliceController *c, const ServiceState *st, const char *namespace) {
         for (size_t i = 0; i < st->n_marks; i++) {
                 const SliceMark *m = &st->marks[i];
                 KubeObject *o = cache_get(c->slices, namespace, m->name);
                 if (m->deleted ? o != NULL : (!o || o->meta.generation < m->generation))
                         return true;
         }
+        return false;
+}
+
+static bool cache_is_stale(EndpointSliceController *c, const char *key, const char *namespace) {
+        ServiceState *st = state_get(c, key, false);
+
+        if (!st)
+                return false;
+        if (marks_pending(c, st, namespace))
+                return true;
         /* Everything is visible: deletions need no memory any more. */
         for (size_t i = 0; i < st->n_marks;)
                 if (st->marks[i].deleted)
@@ -660,11 +693,16 @@ static int sync_service(EndpointSliceController *c, const char *key, const Servi
         /* §6.7: ExternalName and selector-less Services are not ours */
         if (svc->type == SERVICE_TYPE_EXTERNAL_NAME || !svc->has_selector)
                 return 0;
+        st = state_get(c, key, false);
         if (cache_is_stale(c, key, ns)) {
                 log_debug("endpointslice: %s: %s", key, STALE_MESSAGE);
                 count(c->m_syncs, "stale");
-                return -EAGAIN;
+                /* berth: not a failure; the key waits for its own writes' events. */
+                r = st ? endpoint_stale_wait(&st->wait, c->queue, key) : -ESTALE;
+                return r < 0 ? -EAGAIN : SYNC_STALE_WAITING;
         }
+        if (st)
+                endpoint_stale_clear(&st->wait);
 
         r = endpoint_selected_pods(c->pods, svc, &pods, &n_pods);
         if (r < 0)
@@ -761,6 +799,8 @@ static int process(WorkQueue *q, const char *key, void *userdata) {
                 return 0;
         o = cache_get(c->services, ns, name);
         r = o ? sync_service(c, key, SERVICE(o), &s) : sync_gone(c, key, ns, name, &s);
+        if (r == SYNC_STALE_WAITING)
+                return 0;
         if (r == -EAGAIN && s)
                 retry = r; /* write what we have, then fail for a retry */
         else if (r < 0) {
@@ -827,6 +867,8 @@ static int controller_start(Controller *base) {
                 .process = process,
                 .userdata = c,
                 .metrics = c->metrics,
+                .now = c->queue_clock,
+                .now_userdata = c->queue_clock_userdata,
         };
         int r;
 
@@ -867,6 +909,10 @@ static void controller_free(Controller *base) {
         free(c);
 }
 
+WorkQueue *endpointslice_controller_queue(Controller *base) {
+        return base ? ((EndpointSliceController *) base)->queue : NULL;
+}
+
 int endpointslice_controller_new(const ControllerContext *ctx, Controller **ret) {
         EndpointSliceController *c;
         int r;
@@ -884,6 +930,8 @@ int endpointslice_controller_new(const ControllerContext *ctx, Controller **ret)
         c->source = ctx->source;
         c->metrics = ctx->metrics;
         c->offline = ctx->offline;
+        c->queue_clock = ctx->queue_clock;
+        c->queue_clock_userdata = ctx->queue_clock_userdata;
         c->max_endpoints = ctx->flags ? ctx->flags->max_endpoints_per_slice : ENDPOINTSLICE_MAX_ENDPOINTS_DEFAULT;
         c->workers = ctx->flags ? ctx->flags->concurrent_service_endpoint_syncs : 5;
         c->batch_period = ctx->flags ? ctx->flags->endpointslice_updates_batch_period : 0;

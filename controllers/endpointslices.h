@@ -7,3 +7,5 @@
 #include "registry.h"
 
 int endpointslice_controller_new(const ControllerContext *ctx, Controller **ret);
+/* The endpoint_slice queue (NULL before start()); for tests. */
+WorkQueue *endpointslice_controller_queue(Controller *base);

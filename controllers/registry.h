@@ -24,6 +24,7 @@
 #include "controller_flags.h"
 #include "http_server.h"
 #include "metrics.h"
+#include "queue.h"
 #include "source.h"
 
 typedef struct ControllerContext {
@@ -36,6 +37,8 @@ typedef struct ControllerContext {
         const char *reporting_instance; /* the holder identity; "offline" offline (lbipam.md §13.3) */
         const ControllerFlags *flags;   /* the controllers' own flags (controller_flags.h) */
         HttpServer *http;               /* the metrics listener, for extra paths; NULL offline or when off */
+        workqueue_clock_fn queue_clock; /* unit tests: the work queues' clock; NULL = CLOCK_MONOTONIC */
+        void *queue_clock_userdata;
 } ControllerContext;
 
 typedef struct Controller Controller;

@@ -3,7 +3,10 @@
  * behind its writes, as an informer does (endpoints.md §6.6–§6.8, §2):
  * no duplicate POST, the stale-cache rule after PUT, POST and DELETE,
  * write errors as Warning events, 403 NamespaceTerminating as success,
- * deletion only of managed objects, re-take of a foreign object. */
+ * deletion only of managed objects, re-take of a foreign object; and, for
+ * both endpoints controllers, berth's stale-sync rule: a stale sync is no
+ * failure, the key waits for its own write's event (1 s safety net, back
+ * to the rate-limited retry after 30 s). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +18,8 @@
 
 #include "endpoints_controller.h"
 #include "endpoints_reconcile.h"
+#include "endpointslice_reconcile.h"
+#include "endpointslices.h"
 #include "event.h"
 #include "pod.h"
 #include "service.h"
@@ -97,6 +102,7 @@ typedef struct Fixture {
         Controller *ctl;
         WorkQueue *q;
         Cache *services, *pods, *endpoints;
+        usec_t clock; /* online fixtures: the work queue's clock */
 } Fixture;
 
 static KubeObject *decode(Fixture *f, const KubeKind *kind, const char *json) {
@@ -195,7 +201,7 @@ static Write *last_write(Fixture *f, const KubeKind *kind) {
 }
 
 static void complete(Fixture *f, Write *w, int error, const KubeStatus *st, const char *stored_json) {
-        _cleanup_(kube_object_unrefp) KubeObject *stored = stored_json ? decode(f, &kube_kind_endpoints, stored_json) : NULL;
+        _cleanup_(kube_object_unrefp) KubeObject *stored = stored_json ? decode(f, w->kind, stored_json) : NULL;
         (void) f;
         assert_false(w->completed);
         w->completed = true;
@@ -352,11 +358,229 @@ static void test_deletion_rules(void **state) {
         assert_int_equal(writes_of(f, &kube_kind_event, "POST"), 0);
 }
 
+
+/* ---- stale syncs wait for berth's own write (both controllers) ------------------------- */
+
+static usec_t fixture_clock(void *userdata) {
+        return ((Fixture *) userdata)->clock;
+}
+
+/* Online (no virtual time): the test moves the queue's clock itself. */
+static int setup_online(void **state, bool slices) {
+        Fixture *f = calloc(1, sizeof(Fixture));
+        f->src.base.ops = &fake_ops;
+        f->pool = strpool_new();
+        f->clock = 1000 * USEC_PER_SEC;
+        assert_int_equal(metrics_registry_new(&f->metrics), 0);
+        ControllerContext ctx = {
+                .source = &f->src.base, .metrics = f->metrics, .reporting_instance = "test",
+                .queue_clock = fixture_clock, .queue_clock_userdata = f,
+        };
+        if (slices)
+                assert_int_equal(endpointslice_controller_new(&ctx, &f->ctl), 0);
+        else {
+                assert_int_equal(endpoints_controller_init(&ctx, &f->ctl), 0);
+                f->q = endpoints_controller_queue(f->ctl);
+        }
+        assert_int_equal(fake_cache(&f->src.base, &kube_kind_service, NULL, &f->services), 0);
+        assert_int_equal(fake_cache(&f->src.base, &kube_kind_pod, NULL, &f->pods), 0);
+        assert_int_equal(fake_cache(&f->src.base, slices ? &kube_kind_endpointslice : &kube_kind_endpoints, NULL,
+                                    &f->endpoints), 0);
+        *state = f;
+        return 0;
+}
+static int setup_endpoints_online(void **state) {
+        return setup_online(state, false);
+}
+static int setup_slices_online(void **state) {
+        return setup_online(state, true);
+}
+
+static double metric_value(Fixture *f, const char *family, const char *label_name, const char *label) {
+        MetricFamily *m = NULL;
+        double v = 0;
+        const char *const names[] = { label_name, NULL };
+        if (metrics_counter(f->metrics, family, "", names, &m) < 0)
+                return -1;
+        (void) metric_get(m, METRIC_LABELS(label), &v, NULL);
+        return v;
+}
+
+/* The slices' stored object as the apiserver returns it. */
+#define SLICE_JSON(gen, rv, ready)                                                                              \
+        "{\"metadata\":{\"name\":\"web-x1\",\"namespace\":\"shop\",\"uid\":\"s1\",\"generation\":" gen ","    \
+        "\"resourceVersion\":\"" rv "\",\"labels\":{\"kubernetes.io/service-name\":\"web\","                    \
+        "\"endpointslice.kubernetes.io/managed-by\":\"endpointslice-controller.berth.io\"},"                  \
+        "\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"name\":\"web\",\"uid\":\"svc\","    \
+        "\"controller\":true,\"blockOwnerDeletion\":true}]},\"addressType\":\"IPv4\",\"endpoints\":[{"         \
+        "\"addresses\":[\"10.0.0.1\"],\"conditions\":{\"ready\":" ready ",\"serving\":" ready ","               \
+        "\"terminating\":false},\"targetRef\":{\"kind\":\"Pod\",\"namespace\":\"shop\",\"name\":\"p\","      \
+        "\"uid\":\"pod\"}}],\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]}"
+
+typedef struct StaleCase {
+        const char *syncs_family;
+        const KubeKind *kind;
+        const char *stored_first, *stored_second; /* what the two writes store */
+} StaleCase;
+
+static const StaleCase endpoints_case = {
+        "berth_endpoints_syncs_total", &kube_kind_endpoints, STORED_JSON("5", "addresses"),
+        STORED_JSON("6", "notReadyAddresses"),
+};
+static const StaleCase slices_case = {
+        "endpoint_slice_controller_syncs", &kube_kind_endpointslice, SLICE_JSON("1", "5", "true"),
+        SLICE_JSON("2", "6", "false"),
+};
+
+static double stale_syncs(Fixture *f, const StaleCase *tc) {
+        return metric_value(f, tc->syncs_family, "result", "stale");
+}
+
+/* Writes the first object, with a pod event re-adding the key while the
+ * write is in flight; the key then runs right after the write returns and
+ * finds the cache stale. */
+static Write *write_then_stale(Fixture *f, const StaleCase *tc, const char *key) {
+        Write *w;
+        double stale = stale_syncs(f, tc);
+
+        upsert(f, f->services, &kube_kind_service, SERVICE_JSON);
+        upsert(f, f->pods, &kube_kind_pod, POD_JSON("1", "True"));
+        assert_int_equal(f->ctl->start(f->ctl), 0);
+        if (!f->q)
+                f->q = endpointslice_controller_queue(f->ctl);
+        step(f);
+        w = last_write(f, tc->kind);
+        assert_non_null(w);
+        assert_string_equal(w->method, "POST");
+        upsert(f, f->pods, &kube_kind_pod, POD_JSON("2", "True")); /* an irrelevant pod change */
+        assert_int_equal(workqueue_add(f->q, key), 0);
+        complete(f, w, 0, NULL, tc->stored_first);
+        step(f);
+        assert_true(stale_syncs(f, tc) > stale);
+        /* Not a failure: no backoff, nothing rate-limited; only the 1 s safety net waits. */
+        assert_int_equal(workqueue_num_requeues(f->q, key), 0);
+        assert_int_equal(workqueue_len(f->q), 0);
+        assert_int_equal(workqueue_delayed(f->q), 1);
+        assert_int_equal(workqueue_next_due(f->q), f->clock + USEC_PER_SEC);
+        return w;
+}
+
+static void stale_wakes_on_event(Fixture *f, const StaleCase *tc) {
+        size_t n = f->src.n_writes;
+
+        write_then_stale(f, tc, "shop/web");
+        /* The awaited event: the key runs at once, finds everything equal. */
+        upsert(f, f->endpoints, tc->kind, tc->stored_first);
+        assert_int_equal(workqueue_len(f->q), 1);
+        assert_int_equal(workqueue_delayed(f->q), 0);
+        double stale = stale_syncs(f, tc);
+        step(f);
+        assert_true(stale_syncs(f, tc) == stale);
+        assert_int_equal(f->src.n_writes, n + 1);
+        assert_true(workqueue_idle(f->q));
+        assert_true(f->ctl->idle(f->ctl));
+
+        /* A later event of the same object re-adds nothing: the key no longer waits. */
+        upsert(f, f->endpoints, tc->kind, tc->stored_second);
+        if (tc->kind == &kube_kind_endpoints)
+                assert_true(workqueue_idle(f->q));
+}
+
+static void test_endpoints_stale_wakes_on_event(void **state) {
+        stale_wakes_on_event(*state, &endpoints_case);
+}
+static void test_slices_stale_wakes_on_event(void **state) {
+        stale_wakes_on_event(*state, &slices_case);
+}
+
+static void stale_safety_net_and_fallback(Fixture *f, const StaleCase *tc) {
+        usec_t start;
+        double stale;
+        int i;
+
+        write_then_stale(f, tc, "shop/web");
+        start = f->clock;
+        /* No event: the key runs again after 1 s, not earlier. */
+        f->clock += USEC_PER_SEC - 1;
+        assert_int_equal(workqueue_run(f->q), 0);
+        f->clock += 1;
+        stale = stale_syncs(f, tc);
+        assert_int_equal(workqueue_run(f->q), 1);
+        assert_true(stale_syncs(f, tc) > stale);
+        assert_int_equal(workqueue_num_requeues(f->q, "shop/web"), 0);
+
+        /* Stale again and again: after 30 s the rate-limited retry takes over. */
+        for (i = 0; i < 40 && workqueue_num_requeues(f->q, "shop/web") == 0; i++) {
+                f->clock += USEC_PER_SEC;
+                assert_int_equal(workqueue_run(f->q), 1);
+        }
+        assert_int_equal(workqueue_num_requeues(f->q, "shop/web"), 1);
+        assert_true(f->clock - start > 29 * USEC_PER_SEC);
+        assert_true(f->clock - start <= 31 * USEC_PER_SEC);
+        assert_int_equal(f->src.n_writes, 1);
+
+        /* Once the cache catches up, the retry writes nothing more and forgets the failures. */
+        upsert(f, f->endpoints, tc->kind, tc->stored_first);
+        for (i = 0; i < 5 && !workqueue_idle(f->q); i++) {
+                f->clock += 60 * USEC_PER_SEC;
+                (void) workqueue_run(f->q);
+        }
+        assert_true(workqueue_idle(f->q));
+        assert_int_equal(workqueue_num_requeues(f->q, "shop/web"), 0);
+        assert_int_equal(f->src.n_writes, 1);
+}
+
+static void test_endpoints_stale_safety_net_and_fallback(void **state) {
+        stale_safety_net_and_fallback(*state, &endpoints_case);
+}
+static void test_slices_stale_safety_net_and_fallback(void **state) {
+        stale_safety_net_and_fallback(*state, &slices_case);
+}
+
+/* A PUT whose event has not come: the event showing the replaced version
+ * does not wake the key, the one with the new version does. */
+static void test_endpoints_stale_put_wakes_on_new_version(void **state) {
+        Fixture *f = *state;
+        Write *w;
+
+        write_then_stale(f, &endpoints_case, "shop/web");
+        upsert(f, f->endpoints, &kube_kind_endpoints, STORED_JSON("5", "addresses"));
+        step(f);
+        assert_true(workqueue_idle(f->q));
+        upsert(f, f->pods, &kube_kind_pod, POD_JSON("3", "False"));
+        step(f);
+        w = last_write(f, &kube_kind_endpoints);
+        assert_string_equal(w->method, "PUT");
+        assert_int_equal(workqueue_add(f->q, "shop/web"), 0); /* a pod event during the write */
+        complete(f, w, 0, NULL, STORED_JSON("6", "notReadyAddresses"));
+        step(f);
+        assert_int_equal(workqueue_num_requeues(f->q, "shop/web"), 0);
+        assert_int_equal(workqueue_len(f->q), 0);
+        /* an unrelated update still showing version 5 (a relist): still waiting */
+        upsert(f, f->endpoints, &kube_kind_endpoints,
+               "{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\",\"uid\":\"ep\",\"resourceVersion\":\"5\","
+               "\"annotations\":{\"x\":\"y\"}}}");
+        assert_int_equal(workqueue_len(f->q), 0);
+        upsert(f, f->endpoints, &kube_kind_endpoints, STORED_JSON("6", "notReadyAddresses"));
+        assert_int_equal(workqueue_len(f->q), 1);
+        step(f);
+        assert_true(workqueue_idle(f->q));
+        assert_int_equal(writes_of(f, &kube_kind_endpoints, "PUT"), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_stale_cache, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_write_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_deletion_rules, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_endpoints_stale_wakes_on_event, setup_endpoints_online, teardown),
+                cmocka_unit_test_setup_teardown(test_endpoints_stale_safety_net_and_fallback, setup_endpoints_online,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_endpoints_stale_put_wakes_on_new_version, setup_endpoints_online,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_slices_stale_wakes_on_event, setup_slices_online, teardown),
+                cmocka_unit_test_setup_teardown(test_slices_stale_safety_net_and_fallback, setup_slices_online,
+                                                teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
