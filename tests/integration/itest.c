@@ -643,3 +643,26 @@ int itest_run_for(sd_event *event, usec_t duration) {
         int r = itest_run_until(event, never, NULL, duration);
         return r == -ETIMEDOUT ? 0 : r;
 }
+
+char *itest_strdupf(const char *format, ...) {
+        va_list ap;
+        char *s;
+
+        va_start(ap, format);
+        if (vasprintf(&s, format, ap) < 0)
+                s = NULL;
+        va_end(ap);
+        return s;
+}
+
+JsonDoc *itest_parse_json(const char *body) {
+        JsonDoc *doc = NULL;
+        _cleanup_free_ char *error = NULL;
+        JsonLimits limits = { .max_bytes = 256u * 1024u * 1024u };
+
+        if (json_parse(body, strlen(body), &limits, &doc, &error) < 0) {
+                fprintf(stderr, "cannot parse the response: %s: %.200s\n", error, body);
+                return NULL;
+        }
+        return doc;
+}

@@ -12,6 +12,8 @@
 
 #include <systemd/sd-event.h>
 
+#include "json.h"
+#include "macros.h"
 #include "timeutil.h"
 
 typedef struct ITestEnv ITestEnv;
@@ -84,3 +86,17 @@ int itest_run_for(sd_event *event, usec_t duration);
 int itest_spawn(char *const argv[], pid_t *ret_pid);
 /* Waits for pid up to timeout; ret_status as waitpid's; -ETIMEDOUT. */
 int itest_wait_pid(pid_t pid, usec_t timeout, int *ret_status);
+
+/* vasprintf into a new string; NULL on -ENOMEM. */
+char *itest_strdupf(const char *format, ...) _printf_(1, 2);
+/* itest_strdupf() that fails the calling cmocka test on -ENOMEM; expands
+ * where cmocka's assert_non_null() is in scope. */
+#define itest_fmt(...)                                          \
+        ({                                                      \
+                char *_s_ = itest_strdupf(__VA_ARGS__);         \
+                assert_non_null(_s_);                           \
+                _s_;                                            \
+        })
+/* Parses an API response body (capped at 256 MiB); on failure prints the
+ * parser's message with the body's start and returns NULL. */
+JsonDoc *itest_parse_json(const char *body);

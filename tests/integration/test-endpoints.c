@@ -52,28 +52,12 @@ typedef struct Fixture {
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static char *fmt(const char *format, ...) _printf_(1, 2);
-static char *fmt(const char *format, ...) {
-        va_list ap;
-        char *s;
-
-        va_start(ap, format);
-        if (vasprintf(&s, format, ap) < 0)
-                s = NULL;
-        va_end(ap);
-        assert_non_null(s);
-        return s;
-}
+#define fmt itest_fmt
 
 static JsonDoc *parse(const char *body) {
-        JsonDoc *doc = NULL;
-        _cleanup_free_ char *error = NULL;
-        JsonLimits limits = { .max_bytes = 256u * 1024u * 1024u };
-
-        if (json_parse(body, strlen(body), &limits, &doc, &error) < 0) {
-                fprintf(stderr, "cannot parse response: %s\n", error);
+        JsonDoc *doc = itest_parse_json(body);
+        if (!doc)
                 fail();
-        }
         return doc;
 }
 
