@@ -22,25 +22,6 @@ extern char **environ;
 #define BERTH_STOP_TIMEOUT (10 * USEC_PER_SEC)
 #define START_MARKER "=== itest-berth: start"
 
-typedef struct Chunks {
-        char *data;
-        size_t len;
-} Chunks;
-
-static size_t chunks_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
-        Chunks *c = userdata;
-        size_t n = size * nmemb;
-        char *p = realloc(c->data, c->len + n + 1);
-
-        if (!p)
-                return 0;
-        memcpy(p + c->len, ptr, n);
-        c->data = p;
-        c->len += n;
-        c->data[c->len] = 0;
-        return n;
-}
-
 char *itest_berth_binary(void) {
         const char *env = getenv("BERTH_CONTROLLER");
         char self[4096], *p;
@@ -241,7 +222,7 @@ ITestBerth *itest_berth_free(ITestBerth *b, unsigned print_log_lines) {
 
 int itest_berth_http_get(const ITestBerth *b, const char *path, long *ret_code, char **ret_body) {
         _cleanup_free_ char *url = NULL;
-        Chunks body = {};
+        ItestBuffer body = {};
         CURL *c;
         CURLcode cc;
         long code = 0;
@@ -256,7 +237,7 @@ int itest_berth_http_get(const ITestBerth *b, const char *path, long *ret_code, 
         curl_easy_setopt(c, CURLOPT_URL, url);
         curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
         curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, chunks_write);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, itest_buffer_write);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
         cc = curl_easy_perform(c);
         if (cc == CURLE_OK)
@@ -360,7 +341,7 @@ int itest_api_call(ITestApi *a, const char *method, const char *path, const char
                    long *ret_code, char **ret_body) {
         _cleanup_free_ char *url = NULL, *ct = NULL;
         struct curl_slist *headers = NULL;
-        Chunks out = {};
+        ItestBuffer out = {};
         CURLcode cc;
         long code = 0;
 
@@ -381,7 +362,7 @@ int itest_api_call(ITestApi *a, const char *method, const char *path, const char
                 curl_easy_setopt(a->curl, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
         }
         curl_easy_setopt(a->curl, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(a->curl, CURLOPT_WRITEFUNCTION, chunks_write);
+        curl_easy_setopt(a->curl, CURLOPT_WRITEFUNCTION, itest_buffer_write);
         curl_easy_setopt(a->curl, CURLOPT_WRITEDATA, &out);
         cc = curl_easy_perform(a->curl);
         if (cc == CURLE_OK)

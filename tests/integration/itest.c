@@ -191,13 +191,8 @@ int itest_apiserver_internal(ITestEnv *e, const char *action, ...) {
         return itest_env_reload(e);
 }
 
-typedef struct Buffer {
-        char *data;
-        size_t len;
-} Buffer;
-
-static size_t buffer_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
-        Buffer *b = userdata;
+size_t itest_buffer_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
+        ItestBuffer *b = userdata;
         size_t n = size * nmemb;
         char *d = realloc(b->data, b->len + n + 1);
 
@@ -214,7 +209,7 @@ static int http_request(const char *url, const char *ca_file, const char *token,
                         const char *content_type, const char *body, long *ret_code, char **ret_body) {
         CURL *c = curl_easy_init();
         struct curl_slist *headers = NULL;
-        Buffer b = {};
+        ItestBuffer b = {};
         char auth[1024], ct[256];
         CURLcode cc;
         long code = 0;
@@ -239,7 +234,7 @@ static int http_request(const char *url, const char *ca_file, const char *token,
         }
         headers = curl_slist_append(headers, "Accept: application/json");
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, buffer_write);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, itest_buffer_write);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
 
         cc = curl_easy_perform(c);
@@ -293,7 +288,7 @@ int itest_api_ok(ITestEnv *e, const char *method, const char *path, const char *
 
 static int read_file(const char *file, char **ret) {
         FILE *f = fopen(file, "re");
-        Buffer b = {};
+        ItestBuffer b = {};
         char chunk[4096];
         size_t n;
 
@@ -302,7 +297,7 @@ static int read_file(const char *file, char **ret) {
                 return negative_errno();
         }
         while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-                if (buffer_write(chunk, 1, n, &b) != n) {
+                if (itest_buffer_write(chunk, 1, n, &b) != n) {
                         fclose(f);
                         free(b.data);
                         return -ENOMEM;

@@ -100,3 +100,11 @@ char *itest_strdupf(const char *format, ...) _printf_(1, 2);
 /* Parses an API response body (capped at 256 MiB); on failure prints the
  * parser's message with the body's start and returns NULL. */
 JsonDoc *itest_parse_json(const char *body);
+
+/* A growing, NUL-terminated buffer and the libcurl CURLOPT_WRITEFUNCTION
+ * that appends to it (CURLOPT_WRITEDATA = the buffer). */
+typedef struct ItestBuffer {
+        char *data;
+        size_t len;
+} ItestBuffer;
+size_t itest_buffer_write(char *ptr, size_t size, size_t nmemb, void *userdata);
