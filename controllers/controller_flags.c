@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "controller_flags.h"
 #include "endpoint_triggers.h"
 #include "endpointslice_reconcile.h"
@@ -29,6 +33,36 @@ static int parse_max_endpoints(const char *value, void *userdata, char **ret_why
                                                  ret_why);
 }
 
+/* Any value is accepted: an unknown class simply matches no Service. */
+static int parse_string(const char *value, char **target, char **ret_why) {
+        char *copy = strdup(value);
+        if (!copy)
+                return -ENOMEM;
+        free(*target);
+        *target = copy;
+        (void) ret_why;
+        return 0;
+}
+
+static int parse_lb_class(const char *value, void *userdata, char **ret_why) {
+        return parse_string(value, &((ControllerFlags *) userdata)->lb_class, ret_why);
+}
+
+static int parse_config_namespace(const char *value, void *userdata, char **ret_why) {
+        if (!*value) {
+                *ret_why = strdup("must not be empty");
+                return *ret_why ? -EINVAL : -ENOMEM;
+        }
+        return parse_string(value, &((ControllerFlags *) userdata)->config_namespace, ret_why);
+}
+
+void controller_flags_done(ControllerFlags *f) {
+        free(f->lb_class);
+        f->lb_class = NULL;
+        free(f->config_namespace);
+        f->config_namespace = NULL;
+}
+
 const CliExtraOption controller_cli_options[CONTROLLER_CLI_OPTIONS_N] = {
         { "concurrent-endpoint-syncs", CLI_ARG_REQUIRED, "N",
           "Endpoints syncs that may run at once (default 5)", parse_concurrent_endpoint_syncs },
@@ -47,4 +81,9 @@ const CliExtraOption controller_cli_options[CONTROLLER_CLI_OPTIONS_N] = {
           "Node ports, as kube-apiserver's flag of the same name (default 30000-32767)", nodeport_parse_range_flag },
         { "nodeport-audit-interval", CLI_ARG_REQUIRED, "DURATION",
           "Time between full node-port audit passes (default 3m)", nodeport_parse_audit_interval_flag },
+        { "lb-class", CLI_ARG_REQUIRED, "CLASS",
+          "Handle only LoadBalancer Services of this loadBalancerClass (default: those without a class)",
+          parse_lb_class },
+        { "config-namespace", CLI_ARG_REQUIRED, "NS",
+          "Namespace of the IPAddressPools and L2Advertisements (default: --namespace)", parse_config_namespace },
 };

@@ -27,6 +27,9 @@ typedef struct ControllerFlags {
         int32_t nodeport_range_first;                 /* --service-node-port-range, 30000-32767 */
         int32_t nodeport_range_size;
         usec_t nodeport_audit_interval;               /* --nodeport-audit-interval, 3m */
+        /* lbipam (lbipam.md §1, §4); owned strings, freed by controller_flags_done() */
+        char *lb_class;                               /* --lb-class; NULL = Services without a class */
+        char *config_namespace;                       /* --config-namespace; NULL = --namespace */
 } ControllerFlags;
 
 /* An initializer: ControllerFlags f = CONTROLLER_FLAGS_INIT; */
@@ -41,5 +44,7 @@ typedef struct ControllerFlags {
         }
 
 /* For CliSpec.extra (extra_userdata = the ControllerFlags to fill). */
-#define CONTROLLER_CLI_OPTIONS_N 8
+#define CONTROLLER_CLI_OPTIONS_N 10
 extern const CliExtraOption controller_cli_options[CONTROLLER_CLI_OPTIONS_N];
+
+void controller_flags_done(ControllerFlags *f);

@@ -55,6 +55,7 @@ typedef struct Manager {
         Controller **controllers;
         size_t n_controllers;
         bool started;
+        MetricFamily *leader_metric; /* berth_controller_leader (lbipam.md §12) */
 
         /* API mode */
         KubeConfig *config;
@@ -326,6 +327,7 @@ static void started_leading(LeaderElector *le, void *userdata) {
         log_info("acquired the lease %s/%s as %s", m->options.leader_elect_resource_namespace,
                  m->options.leader_elect_resource_name, m->identity);
         (void) loop_notify_status(m->loop, "leading");
+        (void) metric_set(m->leader_metric, NULL, 1);
         /* Nothing is reconciled before the caches have synced. */
         if (m->ready_sent && controllers_start(m) < 0)
                 (void) sd_event_exit(m->event, 1);
@@ -338,6 +340,7 @@ static void stopped_leading(LeaderElector *le, void *userdata) {
         /* lbipam.md §13.3: stop writing at once and exit non-zero. */
         log_error("lost the lease %s/%s; exiting", m->options.leader_elect_resource_namespace,
                   m->options.leader_elect_resource_name);
+        (void) metric_set(m->leader_metric, NULL, 0);
         controllers_free(m);
         (void) sd_event_exit(m->event, 1);
 }
@@ -365,6 +368,8 @@ static void on_shutdown(Loop *l, int signo, void *userdata) {
         log_info("received %s, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
         /* stop writing first, then hand the lease on (no expiry to wait for) */
         controllers_free(m);
+        if (m->leader_metric)
+                (void) metric_set(m->leader_metric, NULL, 0);
         if (m->elector && leader_elector_is_leader(m->elector) &&
             leader_elector_release(m->elector, RELEASE_TIMEOUT, on_released, m) >= 0)
                 return;
@@ -389,6 +394,12 @@ static int run_api(Manager *m) {
                 return log_error_errno(r, "cannot create the API source: %m"), 1;
 
         r = metrics_registry_new(&m->metrics);
+        if (r >= 0)
+                r = metrics_gauge(m->metrics, "berth_controller_leader",
+                                  "1 in the replica that holds the binary's lease (always 1 without leader election)",
+                                  NULL, &m->leader_metric);
+        if (r >= 0)
+                r = metric_set(m->leader_metric, NULL, m->options.leader_elect ? 0 : 1);
         if (r < 0)
                 return log_oom(), 1;
         if (m->options.metrics_bind_address) {
@@ -468,6 +479,7 @@ static void manager_done(Manager *m) {
         m->loop = loop_free(m->loop);
         m->event = sd_event_unref(m->event);
         cli_options_done(&m->options);
+        controller_flags_done(&controller_flags);
 }
 
 int main(int argc, char **argv) {

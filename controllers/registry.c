@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "endpoints_controller.h"
+#include "lbipam.h"
 #include "nodeport.h"
 #include "registry.h"
 #include "endpointslices.h"
@@ -10,7 +11,7 @@ const ControllerRegistration controller_registry[] = {
         { "endpoints", endpoints_controller_init },
         { "endpointslice", endpointslice_controller_new },
         { "nodeport", nodeport_controller_init },
-        { "lbipam", NULL },
+        { "lbipam", lbipam_controller_init },
         { NULL, NULL },
 };
 
