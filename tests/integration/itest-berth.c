@@ -398,3 +398,69 @@ int itest_api_call_ok(ITestApi *a, const char *method, const char *path, const c
                 *ret_body = TAKE_PTR(resp);
         return 0;
 }
+
+int itest_berth_kill(ITestBerth *b) {
+        int r;
+
+        if (!b || b->pid <= 0)
+                return 0;
+        if (kill(b->pid, SIGKILL) < 0)
+                return -errno;
+        r = itest_wait_pid(b->pid, BERTH_STOP_TIMEOUT, NULL);
+        b->pid = 0;
+        return r < 0 ? r : 0;
+}
+
+JsonDoc *itest_api_get_json(ITestApi *a, const char *path) {
+        _cleanup_free_ char *body = NULL;
+
+        if (itest_api_call_ok(a, "GET", path, NULL, NULL, &body) < 0)
+                return NULL;
+        return itest_parse_json(body);
+}
+
+int itest_berth_wait_metric(const ITestBerth *b, const char *name, const char *label_match, double value,
+                            usec_t timeout) {
+        usec_t end = now_usec(CLOCK_MONOTONIC) + timeout;
+        double got = -1;
+        int r;
+
+        for (;;) {
+                r = itest_berth_metric_sum(b, name, label_match, &got);
+                if (r >= 0 && got == value)
+                        return 0;
+                if (now_usec(CLOCK_MONOTONIC) >= end)
+                        break;
+                usleep(100 * 1000);
+        }
+        if (r < 0)
+                fprintf(stderr, "itest-berth: cannot read %s from /metrics: %s\n", name, strerror(-r));
+        else
+                fprintf(stderr, "itest-berth: %s{%s} is %g, want %g\n", name, strempty(label_match), got, value);
+        return -ETIMEDOUT;
+}
+
+int itest_metallb_crds_install(ITestEnv *e, const char *ns) {
+        static const char *const kinds[] = { "ipaddresspools", "l2advertisements" };
+        static const char crds[] = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                _cleanup_free_ char *rel = NULL, *file = NULL;
+                if (asprintf(&rel, "examples/manifests/crds/%s.metallb.io.yaml", kinds[i]) < 0 ||
+                    !(file = itest_srcpath(rel)))
+                        return -ENOMEM;
+                r = itest_create_file(e, crds, file);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                _cleanup_free_ char *path = NULL;
+                if (asprintf(&path, "/apis/metallb.io/v1beta1/namespaces/%s/%s", ns, kinds[i]) < 0)
+                        return -ENOMEM;
+                r = itest_wait_path(e, path, 30 * USEC_PER_SEC);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

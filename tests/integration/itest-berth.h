@@ -57,3 +57,20 @@ int itest_api_call(ITestApi *a, const char *method, const char *path, const char
  * code is not 2xx. */
 int itest_api_call_ok(ITestApi *a, const char *method, const char *path, const char *content_type,
                       const char *body, char **ret_body);
+
+/* SIGKILL (a crash: no lease release, no last writes), then reaps it.
+ * itest_berth_restart starts it again. */
+int itest_berth_kill(ITestBerth *b);
+
+/* GET path, parsed; NULL (the reason on stderr) on a transport error, a
+ * code other than 2xx or a body that does not parse. */
+JsonDoc *itest_api_get_json(ITestApi *a, const char *path);
+
+/* Polls itest_berth_metric_sum until it equals value; -ETIMEDOUT (the
+ * last value on stderr) when it does not within timeout. */
+int itest_berth_wait_metric(const ITestBerth *b, const char *name, const char *label_match, double value,
+                            usec_t timeout);
+
+/* Installs the metallb.io CRDs berth ships (examples/manifests/crds) and
+ * waits until the API server serves both kinds in namespace ns. */
+int itest_metallb_crds_install(ITestEnv *e, const char *ns);
