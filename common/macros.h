@@ -46,6 +46,12 @@ static inline void freep(void *p) {
 }
 #define _cleanup_free_ _cleanup_(freep)
 
+/* Frees p and returns NULL, for "x = mfree(x)". */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 void closep(int *fd);
 #define _cleanup_close_ _cleanup_(closep)
 

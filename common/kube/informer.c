@@ -132,11 +132,6 @@ static usec_t loop_now(Informer *i) {
         return t;
 }
 
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
-
 static void items_clear(Informer *i) {
         for (size_t k = 0; k < i->n_items; k++)
                 kube_object_unref(i->items[k]);

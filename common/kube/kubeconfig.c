@@ -30,11 +30,6 @@
 #define TOKEN_FILE_MAX_BYTES (1u * 1024u * 1024u)
 #define SERVICEACCOUNT_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
-
 int kube_read_file(const char *path, size_t max_size, char **ret, size_t *ret_len, struct stat *ret_st) {
         _cleanup_close_ int fd = -EBADF;
         _cleanup_free_ char *buf = NULL;
