@@ -617,7 +617,7 @@ static int advertisement_check(const L2Advertisement *a, LbConfigError *e) {
         return 0;
 }
 
-static bool advertisement_covers(const L2Advertisement *a, const LbPool *p) {
+bool lb_advertisement_covers(const L2Advertisement *a, const LbPool *p) {
         if (a->ip_address_pools.n == 0 && a->ip_address_pool_selectors.n == 0)
                 return true;
         for (size_t i = 0; i < a->ip_address_pools.n; i++)
@@ -649,7 +649,7 @@ static int advertisements_build(LbConfig *c, const LbConfigInput *in, LbConfigEr
         }
         for (size_t i = 0; i < c->n_pools; i++)
                 for (size_t j = 0; j < c->n_advertisements && !c->pools[i].covered; j++)
-                        c->pools[i].covered = advertisement_covers(c->advertisements[j], &c->pools[i]);
+                        c->pools[i].covered = lb_advertisement_covers(c->advertisements[j], &c->pools[i]);
         return 0;
 }
 
@@ -765,7 +765,7 @@ bool lb_pool_compatible(const LbPool *p, const char *service_namespace, const St
 bool lb_config_service_covered(const LbConfig *c, const LbPool *p, const StrMap *service_labels) {
         for (size_t i = 0; i < c->n_advertisements; i++) {
                 const L2Advertisement *a = c->advertisements[i];
-                if (!advertisement_covers(a, p))
+                if (!lb_advertisement_covers(a, p))
                         continue;
                 if (a->service_selectors.n == 0)
                         return true;

@@ -83,6 +83,9 @@ bool lb_pool_contains(const LbPool *p, const IpAddr *ip);
 bool lb_pool_has_family(const LbPool *p, IpFamily f);
 /* compatible(pool, svc) of §7.1. */
 bool lb_pool_compatible(const LbPool *p, const char *service_namespace, const StrMap *service_labels);
+/* §13.6: the advertisement covers p (names it in ipAddressPools, matches it
+ * through ipAddressPoolSelectors, or has both lists empty). */
+bool lb_advertisement_covers(const L2Advertisement *a, const LbPool *p);
 /* §13.6: some advertisement covering p also selects the Service
  * (serviceSelectors empty, or one of them matches its labels). */
 bool lb_config_service_covered(const LbConfig *c, const LbPool *p, const StrMap *service_labels);
