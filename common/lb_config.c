@@ -775,3 +775,9 @@ bool lb_config_service_covered(const LbConfig *c, const LbPool *p, const StrMap 
         }
         return false;
 }
+
+bool lb_service_handled(const Service *s, const char *lb_class) {
+        if (isempty(lb_class))
+                return isempty(s->load_balancer_class);
+        return streq_ptr(s->load_balancer_class, lb_class);
+}

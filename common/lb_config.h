@@ -19,6 +19,7 @@
 #include "l2advertisement.h"
 #include "namespace.h"
 #include "net.h"
+#include "service.h"
 
 typedef struct LbPool {
         IPAddressPool *object;        /* referenced (kube_object_ref) */
@@ -108,3 +109,8 @@ char *lb_config_go_quote(const char *s);
 
 /* ["a" "b"]: the quoted list form every message uses (§5). */
 char *lb_format_ip_list(const IpAddr *ips, size_t n);
+
+/* §4 (lbipam.md): does this class filter handle the Service at all?  With
+ * lb_class NULL or "" only Services without spec.loadBalancerClass; else
+ * those whose class equals lb_class.  Shared by lbipam and the speaker. */
+bool lb_service_handled(const Service *s, const char *lb_class);

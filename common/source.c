@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "source.h"
 
 /* The typed write helpers: one place that maps each controller-facing
@@ -42,6 +43,35 @@ int source_delete(Source *s, const KubeKind *kind, const char *namespace, const 
         if (!s || !kind || isempty(name))
                 return -EINVAL;
         return s->ops->write(s, "DELETE", kind, namespace, name, NULL, NULL, NULL, done, userdata);
+}
+
+/* The DeleteOptions body: kind and apiVersion as `kubectl` and the API
+ * docs send them (the server decodes DeleteOptions under any group). */
+static int delete_options_uid(const char *uid, char **ret) {
+        _cleanup_json_gen_ yajl_gen g = json_gen_new(false);
+        int r;
+
+        if (!g)
+                return -ENOMEM;
+        if ((r = json_gen_map_open(g)) < 0 || (r = json_gen_kv_str(g, "kind", "DeleteOptions")) < 0 ||
+            (r = json_gen_kv_str(g, "apiVersion", "v1")) < 0 || (r = json_gen_str(g, "preconditions")) < 0 ||
+            (r = json_gen_map_open(g)) < 0 || (r = json_gen_kv_str(g, "uid", uid)) < 0 ||
+            (r = json_gen_map_close(g)) < 0 || (r = json_gen_map_close(g)) < 0)
+                return r;
+        return json_gen_take(g, ret, NULL);
+}
+
+int source_delete_uid(Source *s, const KubeKind *kind, const char *namespace, const char *name, const char *uid,
+                      source_write_fn done, void *userdata) {
+        _cleanup_free_ char *body = NULL;
+        int r;
+
+        if (!s || !kind || isempty(name) || isempty(uid))
+                return -EINVAL;
+        r = delete_options_uid(uid, &body);
+        if (r < 0)
+                return r;
+        return s->ops->write(s, "DELETE", kind, namespace, name, NULL, "application/json", body, done, userdata);
 }
 
 Source *source_free(Source *s) {

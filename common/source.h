@@ -38,6 +38,19 @@ typedef struct SourceOps {
                      const char *name, const char *subresource, const char *content_type,
                      const char *body, source_write_fn done, void *userdata);
         usec_t (*now)(Source *s); /* wall clock, or offline --now */
+        /* GET one object with a consistent read (API: no resourceVersion
+         * parameter); done() gets it decoded as `stored`, or -ENOENT. */
+        int (*get)(Source *s, const KubeKind *kind, const char *namespace, const char *name,
+                   source_write_fn done, void *userdata);
+        /* Drops one use of a cache handed out by cache(): when its last user
+         * releases it, its informer stops and the cache is freed (its
+         * handlers are not called again).  Lets a caller change a filter
+         * (a new cache) or force a re-list (release, then ask again).  Never from
+         * inside one of that cache's own handlers (it frees the cache). */
+        void (*cache_release)(Source *s, Cache *c);
+        /* Cancels every request in flight (write or get) whose userdata is
+         * `userdata`: done() is never called for them. */
+        void (*cancel)(Source *s, void *userdata);
         void (*free)(Source *s);
 } SourceOps;
 
@@ -46,8 +59,8 @@ struct Source {
         sd_event *event;
 };
 
-/* A cache of kind (shared when two callers ask for the same kind and filter),
- * started now; the source owns it. */
+/* A cache of kind (shared when two callers ask for the same kind and filter,
+ * each ask counting as one use), started now; the source owns it. */
 static inline int source_cache(Source *s, const KubeKind *kind, const SourceFilter *filter, Cache **ret) {
         return s->ops->cache(s, kind, filter, ret);
 }
@@ -67,6 +80,20 @@ int source_merge_patch(Source *s, const KubeKind *kind, const char *namespace, c
                        const char *subresource, const char *body, source_write_fn done, void *userdata);
 int source_delete(Source *s, const KubeKind *kind, const char *namespace, const char *name,
                   source_write_fn done, void *userdata);
+/* DELETE with preconditions.uid (a DeleteOptions body): 409 Conflict
+ * (-ESTALE) when the stored object has another uid.  Offline likewise. */
+int source_delete_uid(Source *s, const KubeKind *kind, const char *namespace, const char *name, const char *uid,
+                      source_write_fn done, void *userdata);
+static inline int source_get(Source *s, const KubeKind *kind, const char *namespace, const char *name,
+                             source_write_fn done, void *userdata) {
+        return s->ops->get(s, kind, namespace, name, done, userdata);
+}
+static inline void source_cache_release(Source *s, Cache *c) {
+        s->ops->cache_release(s, c);
+}
+static inline void source_cancel(Source *s, void *userdata) {
+        s->ops->cancel(s, userdata);
+}
 Source *source_free(Source *s);
 DEFINE_POINTER_CLEANUP(Source, source_free);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "informer.h"
 #include "log.h"
@@ -14,6 +15,7 @@ typedef struct ApiCache {
         SourceCacheKey key;
         Cache *cache;
         Informer *informer;
+        unsigned n_uses;             /* asks not yet released */
 } ApiCache;
 
 typedef struct ApiSource {
@@ -22,7 +24,7 @@ typedef struct ApiSource {
         ApiCache **caches;
         size_t n_caches;
         StrPool *pool;               /* objects handed to write callbacks */
-        struct ApiWrite *writes;     /* in flight, cancelled by free */
+        struct ApiWrite *writes;     /* writes and gets in flight, cancelled by free */
 } ApiSource;
 
 typedef struct ApiWrite {
@@ -30,6 +32,7 @@ typedef struct ApiWrite {
         ApiSource *source;
         const KubeKind *kind;
         KubeRequest *request;
+        bool get;                    /* a GET: an answer without the object is an error */
         source_write_fn done;
         void *userdata;
 } ApiWrite;
@@ -37,6 +40,7 @@ typedef struct ApiWrite {
 static void api_cache_free(ApiCache *c) {
         if (!c)
                 return;
+        /* The informer goes first: it fills the cache. */
         informer_free(c->informer);
         cache_free(c->cache);
         source_cache_key_done(&c->key);
@@ -50,6 +54,7 @@ static int api_cache(Source *src, const KubeKind *kind, const SourceFilter *filt
 
         for (size_t i = 0; i < s->n_caches; i++)
                 if (source_cache_key_matches(&s->caches[i]->key, kind, filter)) {
+                        s->caches[i]->n_uses++;
                         *ret = s->caches[i]->cache;
                         return 0;
                 }
@@ -74,9 +79,27 @@ static int api_cache(Source *src, const KubeKind *kind, const SourceFilter *filt
                 api_cache_free(c);
                 return r;
         }
+        c->n_uses = 1;
         s->caches[s->n_caches++] = c;
         *ret = c->cache;
         return 0;
+}
+
+static void api_cache_release(Source *src, Cache *cache) {
+        ApiSource *s = (ApiSource *) src;
+
+        for (size_t i = 0; i < s->n_caches; i++) {
+                ApiCache *c = s->caches[i];
+                if (c->cache != cache)
+                        continue;
+                if (--c->n_uses > 0)
+                        return;
+                memmove(s->caches + i, s->caches + i + 1, (s->n_caches - i - 1) * sizeof(ApiCache *));
+                s->n_caches--;
+                api_cache_free(c);
+                return;
+        }
+        log_debug("source api: release of a cache it did not hand out");
 }
 
 static bool api_synced(Source *src) {
@@ -124,7 +147,11 @@ static void on_write_done(KubeRequest *req, int error, const KubeResponse *resp,
                                 log_debug("write of %s: stored object does not decode: %s", w->kind->kind,
                                           strempty(why));
                 }
-                error = 0;
+                error = w->get && !stored ? -EBADMSG : 0;
+                if (error < 0) {
+                        transport.http_code = resp->http_code;
+                        status = &transport;
+                }
         } else if (error >= 0) {
                 status = resp ? resp->status : NULL;
                 if (!status) {
@@ -140,27 +167,22 @@ static void on_write_done(KubeRequest *req, int error, const KubeResponse *resp,
         free(w);
 }
 
-static int api_write(Source *src, const char *method, const KubeKind *kind, const char *namespace, const char *name,
-                     const char *subresource, const char *content_type, const char *body, source_write_fn done,
-                     void *userdata) {
-        ApiSource *s = (ApiSource *) src;
-        _cleanup_free_ char *base = NULL, *path = NULL;
+/* Sends one request whose answer is an object of kind (or a Status). */
+static int api_request(ApiSource *s, const char *method, const KubeKind *kind, const char *path,
+                       const char *content_type, const char *body, source_write_fn done, void *userdata) {
         ApiWrite *w;
         int r;
-
-        base = kube_path(kind->group, kind->version, kind->resource, kind->namespaced ? namespace : NULL, name,
-                         subresource);
-        if (!base)
-                return -ENOMEM;
-        /* Every mutating request names berth as its field manager, so
-         * managedFields say who owns what; server-side apply needs it. */
-        if (asprintf(&path, "%s%s", base, streq(method, "DELETE") ? "" : "?fieldManager=berth") < 0)
-                return -ENOMEM;
 
         w = new0(ApiWrite, 1);
         if (!w)
                 return -ENOMEM;
-        *w = (ApiWrite) { .source = s, .kind = kind, .done = done, .userdata = userdata };
+        *w = (ApiWrite) {
+                .source = s,
+                .kind = kind,
+                .get = streq(method, "GET"),
+                .done = done,
+                .userdata = userdata,
+        };
         KubeRequestOptions opts = {
                 .method = method,
                 .path = path,
@@ -182,15 +204,58 @@ static int api_write(Source *src, const char *method, const KubeKind *kind, cons
         return 0;
 }
 
+static int api_write(Source *src, const char *method, const KubeKind *kind, const char *namespace, const char *name,
+                     const char *subresource, const char *content_type, const char *body, source_write_fn done,
+                     void *userdata) {
+        _cleanup_free_ char *base = NULL, *path = NULL;
+
+        base = kube_path(kind->group, kind->version, kind->resource, kind->namespaced ? namespace : NULL, name,
+                         subresource);
+        if (!base)
+                return -ENOMEM;
+        /* Every mutating request names berth as its field manager, so
+         * managedFields say who owns what; server-side apply needs it. */
+        if (asprintf(&path, "%s%s", base, streq(method, "DELETE") ? "" : "?fieldManager=berth") < 0)
+                return -ENOMEM;
+        return api_request((ApiSource *) src, method, kind, path, content_type, body, done, userdata);
+}
+
+static int api_get(Source *src, const KubeKind *kind, const char *namespace, const char *name, source_write_fn done,
+                   void *userdata) {
+        _cleanup_free_ char *path = NULL;
+
+        if (!kind || isempty(name))
+                return -EINVAL;
+        /* No resourceVersion parameter: a consistent read, newer than
+         * whatever the watch has delivered. */
+        path = kube_path(kind->group, kind->version, kind->resource, kind->namespaced ? namespace : NULL, name,
+                         NULL);
+        if (!path)
+                return -ENOMEM;
+        return api_request((ApiSource *) src, "GET", kind, path, NULL, NULL, done, userdata);
+}
+
+static void write_cancel(ApiWrite *w) {
+        write_unlink(w);
+        kube_request_cancel(w->request);
+        free(w);
+}
+
+static void api_cancel(Source *src, void *userdata) {
+        ApiSource *s = (ApiSource *) src;
+
+        for (ApiWrite *w = s->writes, *next; w; w = next) {
+                next = w->next;
+                if (w->userdata == userdata)
+                        write_cancel(w);
+        }
+}
+
 static void api_free(Source *src) {
         ApiSource *s = (ApiSource *) src;
 
-        while (s->writes) {
-                ApiWrite *w = s->writes;
-                write_unlink(w);
-                kube_request_cancel(w->request);
-                free(w);
-        }
+        while (s->writes)
+                write_cancel(s->writes);
         for (size_t i = 0; i < s->n_caches; i++)
                 api_cache_free(s->caches[i]);
         free(s->caches);
@@ -205,6 +270,9 @@ static const SourceOps api_ops = {
         .synced = api_synced,
         .write = api_write,
         .now = api_now,
+        .get = api_get,
+        .cache_release = api_cache_release,
+        .cancel = api_cancel,
         .free = api_free,
 };
 

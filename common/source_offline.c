@@ -36,8 +36,10 @@ typedef struct OfflineCache {
         SourceCacheKey key;
         Selector labels, fields;
         Cache *cache;
+        unsigned n_uses;      /* asks not yet released */
 } OfflineCache;
 
+/* A write or a GET, answered from the loop in the order asked. */
 typedef struct PendingWrite {
         struct PendingWrite *next;
         char *method;
@@ -445,6 +447,7 @@ static int offline_cache(Source *src, const KubeKind *kind, const SourceFilter *
 
         for (size_t i = 0; i < s->n_caches; i++)
                 if (source_cache_key_matches(&s->caches[i]->key, kind, filter)) {
+                        s->caches[i]->n_uses++;
                         *ret = s->caches[i]->cache;
                         return 0;
                 }
@@ -476,9 +479,27 @@ static int offline_cache(Source *src, const KubeKind *kind, const SourceFilter *
         }
         /* Everything is known from the start: synced at once. */
         cache_set_synced(c->cache, true);
+        c->n_uses = 1;
         s->caches[s->n_caches++] = c;
         *ret = c->cache;
         return 0;
+}
+
+static void offline_cache_release(Source *src, Cache *cache) {
+        OfflineSource *s = (OfflineSource *) src;
+
+        for (size_t i = 0; i < s->n_caches; i++) {
+                OfflineCache *c = s->caches[i];
+                if (c->cache != cache)
+                        continue;
+                if (--c->n_uses > 0)
+                        return;
+                memmove(s->caches + i, s->caches + i + 1, (s->n_caches - i - 1) * sizeof(OfflineCache *));
+                s->n_caches--;
+                offline_cache_free(c);
+                return;
+        }
+        log_debug("offline: release of a cache it did not hand out");
 }
 
 static bool offline_synced(Source *src) {
@@ -1008,6 +1029,61 @@ static int rv_precondition(const Entry *e, const JsonValue *body, KubeStatus *st
         return 0;
 }
 
+/* A DELETE's body is a DeleteOptions; its preconditions (uid,
+ * resourceVersion) fail with 409 Conflict as the API server's do. */
+static int delete_preconditions(const Entry *e, const char *body, KubeStatus *st) {
+        _cleanup_(json_doc_freep) JsonDoc *doc = NULL;
+        _cleanup_free_ char *why = NULL;
+        static const struct {
+                const char *key, *label;
+        } fields[] = { { "uid", "UID" }, { "resourceVersion", "ResourceVersion" } };
+        const JsonValue *pre, *meta = json_get(e->pub.value, "metadata");
+        const char *k;
+        char qr[128];
+        int r;
+
+        if (!body)
+                return 0;
+        r = json_parse(body, strlen(body), NULL, &doc, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || json_type(json_doc_root(doc)) != JSON_OBJECT)
+                return status_set(st, 400, "BadRequest", "the body of the request was in an unknown format: %s",
+                                  why ? why : "not a JSON object");
+        k = json_get_string(json_doc_root(doc), "kind");
+        if (k && !streq(k, "DeleteOptions"))
+                return status_set(st, 400, "BadRequest", "decoded object cannot be converted to DeleteOptions");
+        pre = json_get(json_doc_root(doc), "preconditions");
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                const char *want = json_get_string(pre, fields[i].key);
+                const char *have = json_get_string(meta, fields[i].key);
+                if (want && !streq_ptr(want, have))
+                        return status_set(st, 409, "Conflict",
+                                          "Operation cannot be fulfilled on %s \"%s\": Precondition failed: %s in "
+                                          "precondition: %s, %s in object meta: %s",
+                                          qualified_resource(e->pub.kind, qr, sizeof qr), e->name, fields[i].label,
+                                          want, fields[i].label, strempty(have));
+        }
+        return 0;
+}
+
+/* Keeps the last state, marked, for the output. */
+static int do_delete(OfflineSource *s, Entry *e, Entry **ret) {
+        _cleanup_(json_doc_freep) JsonDoc *last = NULL;
+        MetaOverride m = { .annotation_key = OFFLINE_DELETED_ANNOTATION, .annotation_value = "true" };
+        int r;
+
+        r = with_meta(e->pub.value, &m, &last);
+        if (r < 0)
+                return r;
+        entry_set_doc(e, TAKE_PTR(last));
+        e->pub.deleted = true;
+        e->pub.changed = true;
+        s->changes++;
+        *ret = e;
+        return 0;
+}
+
 static int apply_write(OfflineSource *s, PendingWrite *w, KubeStatus *st, Entry **ret) {
         const KubeKind *kind = w->kind;
         const char *namespace = kind->namespaced ? (isempty(w->namespace) ? "default" : w->namespace) : NULL;
@@ -1020,35 +1096,34 @@ static int apply_write(OfflineSource *s, PendingWrite *w, KubeStatus *st, Entry 
         if (w->subresource && (!streq(w->subresource, "status") || !has_status_subresource(kind)))
                 return status_set(st, 404, "NotFound", "the server could not find the requested resource");
 
+        if (w->name)
+                e = store_get(s, kind, namespace, w->name);
+        if (e && e->pub.deleted)
+                e = NULL;
+        if (streq(w->method, "GET")) {
+                if (!e)
+                        return not_found(st, kind, w->name);
+                *ret = e;
+                return 0;
+        }
+        if (streq(w->method, "DELETE")) {
+                if (!e)
+                        return not_found(st, kind, w->name);
+                r = delete_preconditions(e, w->body, st);
+                if (r < 0)
+                        return r;
+                return do_delete(s, e, ret);
+        }
         if (w->body) {
                 r = parse_body(w->body, kind, w->name, st, &body);
                 if (r < 0)
                         return r;
         }
-        if (w->name)
-                e = store_get(s, kind, namespace, w->name);
-        if (e && e->pub.deleted)
-                e = NULL;
 
         if (streq(w->method, "POST")) {
                 if (!body)
                         return status_set(st, 400, "BadRequest", "a create needs a body");
                 return do_create(s, kind, namespace, json_doc_root(body), NULL, st, ret);
-        }
-        if (streq(w->method, "DELETE")) {
-                _cleanup_(json_doc_freep) JsonDoc *last = NULL;
-                if (!e)
-                        return not_found(st, kind, w->name);
-                MetaOverride m = { .annotation_key = OFFLINE_DELETED_ANNOTATION, .annotation_value = "true" };
-                r = with_meta(e->pub.value, &m, &last);
-                if (r < 0)
-                        return r;
-                entry_set_doc(e, TAKE_PTR(last));
-                e->pub.deleted = true;
-                e->pub.changed = true;
-                s->changes++;
-                *ret = e;
-                return 0;
         }
         if (!body)
                 return status_set(st, 400, "BadRequest", "an update needs a body");
@@ -1109,7 +1184,9 @@ static int run_one(OfflineSource *s, PendingWrite *w) {
                 status_clear(&st);
                 return r;
         }
-        if (r >= 0 && e) {
+        if (r >= 0 && e && streq(w->method, "GET"))
+                (void) decode_entry(e, s->pool, &stored, NULL);
+        else if (r >= 0 && e) {
                 r = caches_update(s, e);
                 if (r < 0)
                         log_debug_errno(r, "offline: updating caches for %s %s failed: %m", e->pub.kind->kind,
@@ -1205,6 +1282,34 @@ static int offline_write(Source *src, const char *method, const KubeKind *kind, 
         return sd_event_source_set_enabled(s->defer, SD_EVENT_ONESHOT);
 }
 
+static int offline_get(Source *src, const KubeKind *kind, const char *namespace, const char *name,
+                       source_write_fn done, void *userdata) {
+        if (!kind || isempty(name))
+                return -EINVAL;
+        /* Queued with the writes: answered from the loop, after every
+         * write asked before it, as a consistent read would see them. */
+        return offline_write(src, "GET", kind, namespace, name, NULL, NULL, NULL, done, userdata);
+}
+
+static void offline_cancel(Source *src, void *userdata) {
+        OfflineSource *s = (OfflineSource *) src;
+        PendingWrite **p = &s->head, *prev = NULL;
+
+        while (*p) {
+                PendingWrite *w = *p;
+                if (w->userdata != userdata) {
+                        prev = w;
+                        p = &w->next;
+                        continue;
+                }
+                *p = w->next;
+                if (s->tail == w)
+                        s->tail = prev;
+                s->n_pending--;
+                pending_write_free(w);
+        }
+}
+
 static void offline_free(Source *src) {
         OfflineSource *s = (OfflineSource *) src;
 
@@ -1237,6 +1342,9 @@ static const SourceOps offline_ops = {
         .synced = offline_synced,
         .write = offline_write,
         .now = offline_now,
+        .get = offline_get,
+        .cache_release = offline_cache_release,
+        .cancel = offline_cancel,
         .free = offline_free,
 };
 

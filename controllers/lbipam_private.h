@@ -104,7 +104,7 @@ struct LbWrite {
 };
 
 static inline bool lbipam_handles(const Lbipam *lb, const Service *svc) {
-        return lbipam_service_handled(svc, lb->lb_class);
+        return lb_service_handled(svc, lb->lb_class);
 }
 
 /* lbipam.c: what Services and pools share */

@@ -34,12 +34,6 @@ const char *lb_reason_to_string(LbReason r) {
         return r > LB_REASON_NONE && r < _LB_REASON_MAX ? reason_names[r] : NULL;
 }
 
-bool lbipam_service_handled(const Service *s, const char *lb_class) {
-        if (isempty(lb_class))
-                return isempty(s->load_balancer_class);
-        return streq_ptr(s->load_balancer_class, lb_class);
-}
-
 void lb_desired_done(LbDesired *d) {
         if (!d)
                 return;

@@ -57,10 +57,6 @@ typedef struct LbReconcileContext {
         bool phase1;              /* §13.2 phase 1: re-validate holders, never allocate */
 } LbReconcileContext;
 
-/* §4: does berth handle this Service at all (class filter only; a handled
- * Service of another type is reconciled to clear it). */
-bool lbipam_service_handled(const Service *s, const char *lb_class);
-
 /* Steps 1-7 of §6 for a handled Service.  0 and *ret filled (the caller
  * calls lb_desired_done), or -ENOMEM. */
 int lbipam_reconcile(const LbReconcileContext *ctx, const Service *s, LbDesired *ret);

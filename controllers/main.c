@@ -5,25 +5,24 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "http.h"
 #include "http_server.h"
 #include "kubeconfig.h"
+#include "l2_view.h"
 #include "lease.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
 #include "offline_output.h"
+#include "offline_watch.h"
 #include "registry.h"
 #include "source.h"
 #include "source_offline.h"
 
 #define PROGRAM "berth-controller"
-/* A burst of editor writes (write temp, rename) becomes one re-read. */
-#define OFFLINE_REREAD_DELAY (200 * USEC_PER_MSEC)
 /* How long a leader waits for its lease release on SIGTERM. */
 #define RELEASE_TIMEOUT (2 * USEC_PER_SEC)
 
@@ -70,8 +69,7 @@ typedef struct Manager {
         /* offline mode */
         sd_event_source *idle_check;
         sd_event_source *kick;
-        sd_event_source *inotify;
-        sd_event_source *reread;
+        OfflineWatch *watch;
         bool pass_running;
         int exit_code;
 } Manager;
@@ -163,10 +161,36 @@ static void offline_pass_stop(Manager *m) {
         m->pass_running = false;
 }
 
+static const char *table_announcer(const char *namespace, const char *name, const char *ip, void *userdata) {
+        return l2_election_announcer(userdata, namespace, name, ip);
+}
+
+/* The table's ANNOUNCED-BY column: the speaker's election over the final
+ * state (speaker.md §13), with berth-speaker's defaults for its own flags. */
+static int offline_print(Manager *m) {
+        _cleanup_(l2_election_freep) L2Election *e = NULL;
+        OfflineTableHooks hooks = { .announcer = table_announcer };
+        int r;
+
+        if (m->options.output == OUTPUT_TABLE) {
+                L2OfflineOptions lo = {
+                        .lease_namespace = m->options.namespace,
+                        .config_namespace = controller_flags.config_namespace ? controller_flags.config_namespace
+                                                                              : m->options.namespace,
+                        .lb_class = controller_flags.lb_class,
+                };
+                r = l2_offline_elect(m->source, &lo, &e);
+                if (r < 0)
+                        return r;
+                hooks.userdata = e;
+        }
+        return offline_output_print(m->source, m->options.output, e ? &hooks : NULL, stdout);
+}
+
 static int offline_pass_finish(Manager *m) {
         int r;
 
-        r = offline_output_print(m->source, m->options.output, NULL, stdout);
+        r = offline_print(m);
         if (r < 0)
                 log_error_errno(r, "cannot write the result: %m");
         offline_pass_stop(m);
@@ -237,49 +261,24 @@ static int offline_pass_start(Manager *m) {
         return 0;
 }
 
-static int on_reread(sd_event_source *s, uint64_t usec, void *userdata) {
+static void on_dir_changed(OfflineWatch *w, void *userdata) {
         Manager *m = userdata;
 
-        (void) s;
-        (void) usec;
+        (void) w;
         if (m->pass_running)
                 offline_pass_stop(m);
         log_info("re-reading %s", m->options.manifests);
         /* An input error is reported and the next change tried again:
          * the user is editing the files. */
         if (offline_pass_start(m) == -ENOMEM)
-                return sd_event_exit(m->event, 1);
-        return 0;
-}
-
-static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
-        Manager *m = userdata;
-        int r;
-
-        (void) s;
-        if (ev->len > 0 && ev->name[0] == '.')
-                return 0; /* editor swap files */
-        if (!m->reread) {
-                r = sd_event_add_time_relative(m->event, &m->reread, CLOCK_MONOTONIC, OFFLINE_REREAD_DELAY, 0,
-                                               on_reread, m);
-                if (r < 0)
-                        return log_error_errno(r, "cannot schedule a re-read: %m");
-                return sd_event_source_set_enabled(m->reread, SD_EVENT_ONESHOT);
-        }
-        r = sd_event_source_set_time_relative(m->reread, OFFLINE_REREAD_DELAY);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(m->reread, SD_EVENT_ONESHOT);
-        return r;
+                (void) sd_event_exit(m->event, 1);
 }
 
 static int run_offline(Manager *m) {
         int r;
 
         if (!m->options.once) {
-                r = sd_event_add_inotify(m->event, &m->inotify, m->options.manifests,
-                                         IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE |
-                                                 IN_ONLYDIR,
-                                         on_inotify, m);
+                r = offline_watch_new(m->event, m->options.manifests, on_dir_changed, m, &m->watch);
                 if (r < 0) {
                         log_error_errno(r, "cannot watch %s: %m", m->options.manifests);
                         return 2;
@@ -467,8 +466,7 @@ static void manager_done(Manager *m) {
         m->sync_check = sd_event_source_disable_unref(m->sync_check);
         m->idle_check = sd_event_source_disable_unref(m->idle_check);
         m->kick = sd_event_source_disable_unref(m->kick);
-        m->inotify = sd_event_source_disable_unref(m->inotify);
-        m->reread = sd_event_source_disable_unref(m->reread);
+        m->watch = offline_watch_free(m->watch);
         m->elector = leader_elector_free(m->elector);
         m->source = source_free(m->source);
         m->http = http_server_free(m->http);

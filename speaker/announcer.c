@@ -37,6 +37,7 @@ struct Owned {
         bool failed;                 /* announceFailed emitted, not yet recovered */
         /* §9 probe */
         bool probing;
+        bool conflict_found;         /* this probe already reported one (§11: once per probe) */
         unsigned probes_sent;
         sd_event_source *probe;
         /* takeover_seconds: trigger time until the first frame */
@@ -314,7 +315,9 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
                 send_probe(o);
                 /* the window runs --probe-wait from the first probe */
                 usec_t rest = a->cfg.probe_wait > PROBE_SPACING ? a->cfg.probe_wait - PROBE_SPACING : 0;
-                return sd_event_source_set_time_relative(s, rest);
+                int r = sd_event_source_set_time_relative(s, rest);
+                /* timers are one-shot: arm it again */
+                return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         }
         announce_start(o);
         return 0;
@@ -322,6 +325,10 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
 
 static void conflict(Owned *o, const MacAddr *mac, const OwnedIf *oif) {
         char m[MAC_ADDR_STRLEN], note[512];
+
+        if (o->conflict_found)
+                return;
+        o->conflict_found = true;
 
         mac_addr_format(mac, m);
         snprintf(note, sizeof note, "IP \"%s\" is already in use by %s on interface %s of node \"%s\"; announcing anyway",
@@ -600,7 +607,9 @@ static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata) {
         if (!o->probing)
                 for (size_t i = 0; i < o->n_ifs; i++)
                         send_round(o, o->ifs[i]);
-        return sd_event_source_set_time_relative(s, a->cfg.garp_refresh / a->n_owned);
+        int r = sd_event_source_set_time_relative(s, a->cfg.garp_refresh / a->n_owned);
+        /* timers are one-shot: arm it again */
+        return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
 static void refresh_schedule(Announcer *a) {

@@ -18,12 +18,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "l2_lease.h"
 #include "lease_object.h"
 #include "macros.h"
 #include "net.h"
 #include "timeutil.h"
-
-#define SPEAKER_LEASE_PREFIX "berth-speaker-"
 
 typedef struct Membership Membership;
 
@@ -42,26 +41,6 @@ typedef struct MembershipPeer {
 int membership_new(const char *self_node, usec_t lease_duration, Membership **ret);
 Membership *membership_free(Membership *m);
 DEFINE_POINTER_CLEANUP(Membership, membership_free);
-
-/* ---- helpers on a single Lease ------------------------------------------- */
-
-/* The node a speaker lease names ("berth-speaker-<node>" → "<node>"), or
- * NULL when the name lacks the prefix or holderIdentity is not that node:
- * such a lease is ignored (§3). */
-const char *membership_lease_node(const Lease *l);
-/* The lease's duration: the annotation when it is a positive integer,
- * otherwise leaseDurationSeconds × 1 s; 0 when neither is usable. */
-usec_t membership_lease_duration(const Lease *l);
-/* Parses a berth.io/announcing value ("192.0.2.10,2001:db8::a"; NULL or ""
- * = none) into a sorted, de-duplicated malloc'd array.  Unparsable items
- * are skipped (a peer's typo must not hide its other claims). */
-int membership_parse_announcing(const char *value, IpAddr **ret, size_t *ret_n);
-/* Formats ips as the annotation value: sorted (ip_addr_compare), unique,
- * canonical text, comma-separated; "" for none.  ips is not modified. */
-int membership_format_announcing(const IpAddr *ips, size_t n, char **ret);
-/* Offline liveness (§13): renewTime + duration > now (wall clock, --now).
- * False for ignored leases and leases without renewTime or duration. */
-bool membership_offline_live(const Lease *l, usec_t now);
 
 /* ---- the peer table ------------------------------------------------------- */
 

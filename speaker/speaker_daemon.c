@@ -12,6 +12,7 @@
 #include "ipaddresspool.h"
 #include "kubeconfig.h"
 #include "l2_election.h"
+#include "l2_view.h"
 #include "l2advertisement.h"
 #include "lease_object.h"
 #include "links.h"
@@ -23,9 +24,11 @@
 #include "source_events.h"
 #include "speaker_daemon.h"
 #include "speaker_lease.h"
-#include "speaker_view.h"
+#include "strict_arp.h"
 
 #define PROGRAM "berth-speaker"
+/* §2: a label selector longer than this falls back to one unfiltered watch. */
+#define SLICE_SELECTOR_MAX 4096
 
 typedef struct Daemon {
         const CliOptions *options;
@@ -38,8 +41,17 @@ typedef struct Daemon {
         MetricsRegistry *metrics;
         HttpServer *http;
         EventRecorder *events;
-        Cache *services, *slices, *nodes, *pools, *ads;
-        SpeakerConfig lb;
+        MetricFamily *m_strict_arp;    /* berth_speaker_strict_arp_disabled */
+        Cache *services, *nodes, *pools, *ads;
+        /* EndpointSlices (§2): the watch in use and, while the kept Service
+         * names change, the next one until it has synced (announcements
+         * keep the old endpoints meanwhile instead of losing all). */
+        Cache *slices, *slices_next;
+        char *slice_selector, *slice_selector_next; /* "" = unfiltered */
+        /* advertisements whose preferredNodeSelectors were logged (§14) */
+        char **preferred_logged;
+        size_t n_preferred_logged;
+        L2ConfigState lb;
         bool config_dirty;
         regex_t exclude;
         bool exclude_compiled;
@@ -50,9 +62,237 @@ typedef struct Daemon {
         SpeakerLease *lease;
         L2Election *election;          /* the last one, for failover reasons */
         bool synced, renewed, all_excluded_logged, leaving;
+        bool strict_arp_failed, strict_arp_event_sent;
         usec_t trigger;                /* monotonic time of the change that triggered the next recompute */
-        sd_event_source *recompute, *sync_check;
+        usec_t peers_seen;             /* when peers_changed last ran */
+        sd_event_source *recompute, *sync_check, *slices_check;
 } Daemon;
+
+static void schedule(Daemon *d);
+static void schedule_at(Daemon *d, usec_t trigger);
+
+/* ---- EndpointSlice watch (§2) ---------------------------------------------------- */
+
+typedef struct NameList {
+        const char **names;
+        size_t n, allocated;
+        const char *lb_class;
+} NameList;
+
+static int collect_kept(KubeObject *obj, void *userdata) {
+        NameList *l = userdata;
+
+        if (!l2_service_handled(SERVICE(obj), l->lb_class))
+                return 0;
+        if (l->n == l->allocated) {
+                size_t m = l->allocated ? l->allocated * 2 : 16;
+                const char **p = realloc(l->names, m * sizeof(*p));
+                if (!p)
+                        return -ENOMEM;
+                l->names = p;
+                l->allocated = m;
+        }
+        l->names[l->n++] = obj->meta.name;
+        return 0;
+}
+
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* "kubernetes.io/service-name in (a,b)" over the kept Services' names;
+ * "" for one unfiltered watch (selector over 4 KiB); NULL *ret when the
+ * set is empty (no watch at all). */
+static int slice_selector(Daemon *d, char **ret) {
+        NameList l = { .lb_class = d->flags->lb_class };
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f;
+        int r;
+
+        *ret = NULL;
+        r = cache_foreach(d->services, NULL, collect_kept, &l);
+        if (r < 0 || l.n == 0) {
+                free(l.names);
+                return r;
+        }
+        qsort(l.names, l.n, sizeof(*l.names), name_cmp);
+        f = open_memstream(&buf, &size);
+        if (!f) {
+                free(l.names);
+                return -ENOMEM;
+        }
+        fputs(ENDPOINTSLICE_LABEL_SERVICE_NAME " in (", f);
+        for (size_t i = 0; i < l.n; i++)
+                if (i == 0 || !streq(l.names[i], l.names[i - 1]))
+                        fprintf(f, "%s%s", i > 0 ? "," : "", l.names[i]);
+        fputc(')', f);
+        r = fclose(f) == 0 ? 0 : -ENOMEM;
+        free(l.names);
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        if (size > SLICE_SELECTOR_MAX)
+                buf[0] = '\0';
+        *ret = buf;
+        return 0;
+}
+
+static void on_add(KubeObject *o, void *userdata);
+static void on_update(KubeObject *a, KubeObject *b, void *userdata);
+
+static void slices_release(Daemon *d, Cache **c) {
+        if (!*c)
+                return;
+        cache_remove_handlers(*c, d);
+        source_cache_release(d->source, *c);
+        *c = NULL;
+}
+
+/* Re-establishes the EndpointSlice watch when the set of kept Service names
+ * changed: a new LIST+WATCH with the new selector, swapped in once synced. */
+static int update_slice_watch(Daemon *d) {
+        _cleanup_free_ char *sel = NULL;
+        CacheHandlers h = { .on_add = on_add, .on_update = on_update, .on_delete = on_add, .userdata = d };
+        int r;
+
+        r = slice_selector(d, &sel);
+        if (r < 0)
+                return r;
+        if (d->slices_next ? streq_ptr(sel, d->slice_selector_next) : streq_ptr(sel, d->slice_selector))
+                return 0;
+        slices_release(d, &d->slices_next);
+        d->slice_selector_next = mfree(d->slice_selector_next);
+        if (!sel) {
+                /* no kept Service: no watch while the set is empty */
+                slices_release(d, &d->slices);
+                d->slice_selector = mfree(d->slice_selector);
+                return 0;
+        }
+        if (streq_ptr(sel, d->slice_selector))
+                return 0; /* back to the watch in use */
+        SourceFilter f = { .label_selector = isempty(sel) ? NULL : sel };
+        r = source_cache(d->source, &kube_kind_endpointslice, &f, &d->slices_next);
+        if (r >= 0)
+                r = cache_add_handlers(d->slices_next, &h);
+        if (r < 0) {
+                slices_release(d, &d->slices_next);
+                return r;
+        }
+        log_debug("EndpointSlice watch: %s", isempty(sel) ? "unfiltered (selector over 4 KiB)" : sel);
+        d->slice_selector_next = TAKE_PTR(sel);
+        return 0;
+}
+
+/* After every dispatch: the next EndpointSlice watch has synced → use it. */
+static int on_slices_check(sd_event_source *s, void *userdata) {
+        Daemon *d = userdata;
+
+        (void) s;
+        if (!d->slices_next || !cache_synced(d->slices_next))
+                return 0;
+        slices_release(d, &d->slices);
+        free(d->slice_selector);
+        d->slices = TAKE_PTR(d->slices_next);
+        d->slice_selector = TAKE_PTR(d->slice_selector_next);
+        schedule(d);
+        return 0;
+}
+
+/* ---- strict ARP (§6) ----------------------------------------------------------- */
+
+static int find_ingress(KubeObject *obj, void *userdata) {
+        const IpAddr *ip = userdata;
+        const Service *s = SERVICE(obj);
+
+        for (size_t i = 0; i < s->n_ingress; i++) {
+                IpAddr x;
+                if (s->ingress[i].ip && ip_addr_parse(s->ingress[i].ip, &x) >= 0 && ip_addr_equal(&x, ip))
+                        return 1;
+        }
+        return 0;
+}
+
+typedef struct LbIpQuery {
+        Daemon *d;
+        const IpAddr *ip;
+} LbIpQuery;
+
+static int find_handled_ingress(KubeObject *obj, void *userdata) {
+        LbIpQuery *q = userdata;
+
+        if (!l2_service_handled(SERVICE(obj), q->d->flags->lb_class))
+                return 0;
+        return find_ingress(obj, (void *) q->ip);
+}
+
+static bool is_lb_ip(const IpAddr *a, void *userdata) {
+        LbIpQuery q = { .d = userdata, .ip = a };
+        return cache_foreach(q.d->services, NULL, find_handled_ingress, &q) > 0;
+}
+
+/* At start and on every link or address change (sysctl writes raise no
+ * netlink event): Warning StrictARPDisabled once per process start, the
+ * gauge, one log line per failure. */
+static void check_strict_arp(Daemon *d) {
+        StrictArpResult res = {};
+        size_t n;
+        const LinkInfo *links = links_snapshot(d->links, &n);
+        int r;
+
+        if (!d->synced)
+                return;
+        r = strict_arp_check(NULL, links, n, is_lb_ip, d, &res);
+        if (r < 0) {
+                log_debug_errno(r, "cannot check strict ARP: %m");
+                return;
+        }
+        bool failed = res.verdict == STRICT_ARP_DISABLED;
+        if (d->m_strict_arp)
+                (void) metric_set(d->m_strict_arp, NULL, failed ? 1 : 0);
+        if (failed == d->strict_arp_failed)
+                return;
+        d->strict_arp_failed = failed;
+        if (!failed)
+                return;
+        _cleanup_free_ char *note = NULL;
+        if (strict_arp_message(&res, &note) < 0)
+                return;
+        log_warning("%s", note);
+        if (d->strict_arp_event_sent)
+                return;
+        KubeObject *node = cache_get(d->nodes, NULL, d->flags->node);
+        EventObjectRef ref = { .api_version = "v1", .kind = "Node", .name = d->flags->node,
+                               .uid = node ? node->meta.uid : NULL };
+        if (event_recorder_emit(d->events, &ref, "Warning", "StrictARPDisabled", "CheckStrictARP", note) >= 0)
+                d->strict_arp_event_sent = true;
+}
+
+/* ---- preferredNodeSelectors (§14): one log line per advertisement ---------------- */
+
+static int note_preferred(KubeObject *obj, void *userdata) {
+        Daemon *d = userdata;
+        char key[512];
+        char **p;
+
+        if (!L2ADVERTISEMENT(obj)->has_preferred_node_selectors)
+                return 0;
+        kube_object_key(obj, key, sizeof key);
+        for (size_t i = 0; i < d->n_preferred_logged; i++)
+                if (streq(d->preferred_logged[i], key))
+                        return 0;
+        p = realloc(d->preferred_logged, (d->n_preferred_logged + 1) * sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        d->preferred_logged = p;
+        if (!(p[d->n_preferred_logged] = strdup(key)))
+                return -ENOMEM;
+        d->n_preferred_logged++;
+        log_info("L2Advertisement %s: preferredNodeSelectors is ignored; the election uses the nodeSelectors only",
+                 key);
+        return 0;
+}
 
 /* ---- recompute: election → announcer ------------------------------------------ */
 
@@ -129,11 +369,16 @@ static int announce(Daemon *d, const L2Announcement *a, const LinkInfo *links, s
 static int recompute(Daemon *d) {
         _cleanup_(l2_election_freep) L2Election *e = NULL;
         _cleanup_free_ IpAddr *owned = NULL;
-        SpeakerView v = {};
+        L2View v = {};
         size_t n_owned = 0, n_links = 0;
         const LinkInfo *links;
         int r;
 
+        if (d->synced && !d->leaving) {
+                r = update_slice_watch(d);
+                if (r < 0)
+                        log_warning_errno(r, "cannot re-establish the EndpointSlice watch: %m");
+        }
         if (!d->synced || !d->renewed || d->leaving)
                 return 0;
         if (speaker_lease_fenced(d->lease)) {
@@ -141,14 +386,16 @@ static int recompute(Daemon *d) {
                 return speaker_lease_set_announcing(d->lease, NULL, 0);
         }
         if (d->config_dirty) {
-                r = speaker_config_update(&d->lb, d->pools, d->ads);
+                r = l2_config_update(&d->lb, d->pools, d->ads);
+                if (r >= 0)
+                        r = cache_foreach(d->ads, NULL, note_preferred, d);
                 if (r < 0)
                         return r;
                 d->config_dirty = false;
         }
-        SpeakerViewSources src = { .services = d->services, .endpointslices = d->slices, .nodes = d->nodes,
+        L2ViewSources src = { .services = d->services, .endpointslices = d->slices, .nodes = d->nodes,
                                    .lb_class = d->flags->lb_class, .node_state = node_state, .userdata = d };
-        r = speaker_view_build(&src, &v);
+        r = l2_view_build(&src, &v);
         if (r < 0)
                 return r;
         L2ElectionInput in = { .config = d->lb.config, .n_services = v.n_services, .services = v.services,
@@ -171,12 +418,11 @@ static int recompute(Daemon *d) {
         }
         if (r >= 0)
                 r = l2_election_compute(&in, &e);
-        speaker_view_done(&v);
+        l2_view_done(&v);
         if (r < 0)
                 return r;
         if (e->all_excluded && !d->all_excluded_logged)
-                log_warning("every node carries node.kubernetes.io/exclude-from-external-load-balancers: nothing "
-                            "will be announced; see --ignore-exclude-lb");
+                log_warning(L2_ALL_EXCLUDED_MESSAGE);
         d->all_excluded_logged = e->all_excluded;
 
         /* withdraw first: what we no longer own stops at once */
@@ -213,12 +459,21 @@ static int on_recompute(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-/* Coalesces every change of one loop iteration into one recompute. */
-static void schedule(Daemon *d) {
-        if (d->trigger == 0)
-                (void) sd_event_now(d->event, CLOCK_MONOTONIC, &d->trigger);
+/* Coalesces every change of one loop iteration into one recompute; the
+ * earliest trigger of the batch starts berth_speaker_takeover_seconds. */
+static void schedule_at(Daemon *d, usec_t trigger) {
+        if (d->trigger == 0 || trigger < d->trigger)
+                d->trigger = trigger;
         if (d->recompute)
                 (void) sd_event_source_set_enabled(d->recompute, SD_EVENT_ONESHOT);
+}
+
+static void schedule(Daemon *d) {
+        usec_t now;
+
+        if (sd_event_now(d->event, CLOCK_MONOTONIC, &now) < 0)
+                now = 0;
+        schedule_at(d, now);
 }
 
 static void on_add(KubeObject *o, void *userdata) {
@@ -268,9 +523,38 @@ static void fenced_changed(SpeakerLease *sl, bool fenced, void *userdata) {
         schedule(d); /* every owned IP is new again: a takeover burst each */
 }
 
+/* The exact trigger (§10): a DELETE arrives in this loop iteration (its
+ * time is the iteration's); an expiry fired at lastChange + duration, the
+ * latest such deadline that passed since the previous call. */
 static void peers_changed(SpeakerLease *sl, void *userdata) {
-        (void) sl;
-        schedule(userdata);
+        Daemon *d = userdata;
+        const Membership *m = speaker_lease_membership(sl);
+        usec_t now, trigger;
+
+        if (sd_event_now(d->event, CLOCK_MONOTONIC, &now) < 0)
+                return schedule(d);
+        trigger = now;
+        for (size_t i = 0; m && i < membership_n_peers(m); i++) {
+                const MembershipPeer *p = membership_peer(m, i);
+                usec_t deadline = p->last_change + p->duration;
+                if (!p->live && deadline <= now && deadline > d->peers_seen && deadline < trigger)
+                        trigger = deadline;
+        }
+        d->peers_seen = now;
+        schedule_at(d, trigger);
+}
+
+/* The Lease watch went stale (§3): re-list it; the peers are judged by
+ * their old lastChange afterwards. */
+static void watch_stale(SpeakerLease *sl, void *userdata) {
+        int r;
+
+        (void) userdata;
+        log_warning("the Lease watch delivered none of our own renewals within --lease-duration: re-listing it");
+        /* release the Lease cache, ask again; relisted() once it synced */
+        r = speaker_lease_relist(sl);
+        if (r < 0)
+                log_warning_errno(r, "cannot re-list the Lease watch: %m");
 }
 
 static void on_links(Links *l, int ifindex, void *userdata) {
@@ -287,6 +571,7 @@ static void on_links(Links *l, int ifindex, void *userdata) {
                                 memcpy(macs[n_macs++].bytes, links[i].mac, 6);
                 (void) announcer_set_local_macs(d->announcer, macs, n_macs);
         }
+        check_strict_arp(d);
         schedule(d);
 }
 
@@ -324,7 +609,8 @@ static int start_lease(Daemon *d) {
                 .renew_period = d->flags->lease_renew,
         };
         SpeakerLeaseCallbacks cb = { .first_renewal = first_renewal, .fenced_changed = fenced_changed,
-                                     .peers_changed = peers_changed, .userdata = d };
+                                     .peers_changed = peers_changed, .watch_stale = watch_stale,
+                                     .userdata = d };
         int r;
 
         if (!node)
@@ -347,6 +633,7 @@ static int on_sync_check(sd_event_source *s, void *userdata) {
         d->sync_check = sd_event_source_disable_unref(d->sync_check);
         log_info("caches synced");
         d->config_dirty = true;
+        check_strict_arp(d);
         r = start_lease(d);
         if (r < 0) {
                 log_error_errno(r, "cannot start the lease: %m");
@@ -390,9 +677,7 @@ static void on_shutdown(Loop *l, int signo, void *userdata) {
 static int open_caches(Daemon *d) {
         const char *cns = d->flags->config_namespace ? d->flags->config_namespace : d->options->namespace;
         SourceFilter lb = { .field_selector = "spec.type=LoadBalancer" };
-        /* One unfiltered EndpointSlice watch: the Source cannot change a
-         * cache's label selector after it started (speaker.md §2 asks for a
-         * service-name selector re-established on change). */
+        /* EndpointSlices: update_slice_watch(), once the kept Services are known. */
         SourceFilter all = {}, config = { .namespace = cns };
         CacheHandlers h = { .on_add = on_add, .on_update = on_update, .on_delete = on_add, .userdata = d };
         CacheHandlers hc = { .on_add = on_config_add, .on_update = on_config_update, .on_delete = on_config_add,
@@ -400,12 +685,11 @@ static int open_caches(Daemon *d) {
         int r;
 
         if ((r = source_cache(d->source, &kube_kind_service, &lb, &d->services)) < 0 ||
-            (r = source_cache(d->source, &kube_kind_endpointslice, &all, &d->slices)) < 0 ||
             (r = source_cache(d->source, &kube_kind_node, &all, &d->nodes)) < 0 ||
             (r = source_cache(d->source, &kube_kind_ipaddresspool, &config, &d->pools)) < 0 ||
             (r = source_cache(d->source, &kube_kind_l2advertisement, &config, &d->ads)) < 0)
                 return r;
-        if ((r = cache_add_handlers(d->services, &h)) < 0 || (r = cache_add_handlers(d->slices, &h)) < 0 ||
+        if ((r = cache_add_handlers(d->services, &h)) < 0 ||
             (r = cache_add_handlers(d->nodes, &h)) < 0 || (r = cache_add_handlers(d->pools, &hc)) < 0 ||
             (r = cache_add_handlers(d->ads, &hc)) < 0)
                 return r;
@@ -425,7 +709,10 @@ static int setup(Daemon *d) {
         if ((r = kube_client_new(d->event, d->config, &copts, &d->client)) < 0 ||
             (r = source_api_new(d->event, d->client, &d->source)) < 0)
                 return log_error_errno(r, "cannot create the API client: %m"), 1;
-        if ((r = metrics_registry_new(&d->metrics)) < 0)
+        if ((r = metrics_registry_new(&d->metrics)) < 0 ||
+            (r = metrics_gauge(d->metrics, "berth_speaker_strict_arp_disabled",
+                               "1 while the strict-ARP check of kube-ipvs0 fails", NULL, &d->m_strict_arp)) < 0 ||
+            (r = metric_set(d->m_strict_arp, NULL, 0)) < 0)
                 return log_oom(), 1;
         if (d->options->metrics_bind_address) {
                 HttpServerOptions hopts = { .bind_address = d->options->metrics_bind_address, .metrics = d->metrics,
@@ -458,7 +745,8 @@ static int setup(Daemon *d) {
                 return log_error_errno(r, "cannot watch the API: %m"), 1;
         if ((r = sd_event_add_defer(d->event, &d->recompute, on_recompute, d)) < 0 ||
             (r = sd_event_source_set_enabled(d->recompute, SD_EVENT_OFF)) < 0 ||
-            (r = sd_event_add_post(d->event, &d->sync_check, on_sync_check, d)) < 0)
+            (r = sd_event_add_post(d->event, &d->sync_check, on_sync_check, d)) < 0 ||
+            (r = sd_event_add_post(d->event, &d->slices_check, on_slices_check, d)) < 0)
                 return log_error_errno(r, "cannot start: %m"), 1;
         loop_set_shutdown(d->loop, on_shutdown, d);
         return 0;
@@ -467,12 +755,18 @@ static int setup(Daemon *d) {
 static void daemon_done(Daemon *d) {
         d->recompute = sd_event_source_disable_unref(d->recompute);
         d->sync_check = sd_event_source_disable_unref(d->sync_check);
+        d->slices_check = sd_event_source_disable_unref(d->slices_check);
         d->lease = speaker_lease_free(d->lease);
+        free(d->slice_selector);
+        free(d->slice_selector_next);
+        for (size_t i = 0; i < d->n_preferred_logged; i++)
+                free(d->preferred_logged[i]);
+        free(d->preferred_logged);
         d->announcer = announcer_free(d->announcer);
         d->capture = capture_free(d->capture);
         d->links = links_free(d->links);
         d->election = l2_election_free(d->election);
-        speaker_config_done(&d->lb);
+        l2_config_done(&d->lb);
         if (d->exclude_compiled)
                 regfree(&d->exclude);
         d->http = http_server_free(d->http);

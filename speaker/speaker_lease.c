@@ -15,11 +15,12 @@
 typedef enum WriteOp {
         WRITE_CREATE,
         WRITE_RENEW,
+        WRITE_FETCH, /* the GET after a 409 */
         WRITE_DELETE,
 } WriteOp;
 
-/* One write on the wire.  owner is cleared when the write is abandoned
- * (next tick, leave, free): its answer is then dropped. */
+/* One request on the wire.  An abandoned one (next tick, leave timeout,
+ * free) is cancelled in the source and freed: its answer never comes. */
 typedef struct LeaseWrite {
         SpeakerLease *owner;
         WriteOp op;
@@ -47,8 +48,8 @@ struct SpeakerLease {
         char *announcing; /* the annotation value to write */
         LeaseWrite *inflight;
         bool extra_pending;  /* announcing changed while a write was in flight */
-        bool wait_for_watch; /* a 409 and the watch still shows the version that conflicted */
         bool fenced, stale_reported, leaving;
+        bool relisting; /* a fresh Lease cache is filling (speaker_lease_relist) */
 
         speaker_lease_left_fn left;
         void *left_userdata;
@@ -218,14 +219,20 @@ static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
 /* ---- renewals ----------------------------------------------------------------- */
 
 static void send_write(SpeakerLease *sl);
+static void fetch(SpeakerLease *sl);
+static void check_relisted(SpeakerLease *sl);
+static void close_leases(SpeakerLease *sl);
 
 static void abandon_inflight(SpeakerLease *sl, bool count) {
-        if (!sl->inflight)
+        LeaseWrite *w = TAKE_PTR(sl->inflight);
+
+        if (!w)
                 return;
-        if (count && sl->inflight->op != WRITE_DELETE)
+        if (count && (w->op == WRITE_CREATE || w->op == WRITE_RENEW))
                 count_renewal(sl, "error");
-        sl->inflight->owner = NULL;
-        sl->inflight = NULL;
+        /* The source keeps a pointer to w until it answers: take it back. */
+        source_cancel(sl->src, w);
+        lease_write_free(w);
 }
 
 /* The own lease as the watch shows it, or NULL. */
@@ -234,11 +241,9 @@ static const Lease *own_lease_cached(SpeakerLease *sl) {
         return o ? LEASE(o) : NULL;
 }
 
-/* Adopts the watch's copy of our lease (take-over, or the fetch after a
- * 409).  Returns false when it would not change the version we hold. */
-static bool adopt_cached(SpeakerLease *sl) {
-        const Lease *l = own_lease_cached(sl);
-
+/* Adopts a copy of our lease (the watch's at a take-over, the GET's after
+ * a 409).  Returns false when it would not change the version we hold. */
+static bool adopt(SpeakerLease *sl, const Lease *l) {
         if (!l || !l->object.meta.resource_version ||
             streq_ptr(l->object.meta.resource_version, sl->resource_version))
                 return false;
@@ -272,14 +277,29 @@ static void renewal_succeeded(SpeakerLease *sl, const LeaseWrite *w, KubeObject 
         reschedule_deadline(sl);
 }
 
+static void fetched(SpeakerLease *sl, int error, const KubeStatus *status, KubeObject *stored) {
+        if (error == -ENOENT) {
+                /* deleted since: create it anew */
+                sl->resource_version = mfree(sl->resource_version);
+                send_write(sl);
+                return;
+        }
+        if (error < 0 || !stored) {
+                log_debug("Lease %s/%s: fetch after a conflict failed: %s", sl->namespace, sl->name,
+                          strempty(status ? status->message : NULL));
+                return; /* the next tick retries */
+        }
+        /* The same version again would only conflict again: the tick retries. */
+        if (adopt(sl, LEASE(stored)))
+                send_write(sl);
+}
+
 static void on_write_done(int error, const KubeStatus *status, KubeObject *stored, void *userdata) {
         _cleanup_(lease_write_freep) LeaseWrite *w = userdata;
         SpeakerLease *sl = w->owner;
         usec_t now;
 
-        if (!sl)
-                return; /* abandoned */
-        sl->inflight = NULL;
+        sl->inflight = NULL; /* w: an abandoned request is never answered */
         now = now_mono(sl);
         if (w->op == WRITE_DELETE) {
                 speaker_lease_left_fn done = TAKE_PTR(sl->left);
@@ -290,19 +310,20 @@ static void on_write_done(int error, const KubeStatus *status, KubeObject *store
                         done(sl, error, sl->left_userdata);
                 return;
         }
+        if (w->op == WRITE_FETCH) {
+                fetched(sl, error, status, stored);
+                return;
+        }
         (void) metric_observe(sl->m_renew_seconds, NULL, (double) (now - w->sent_at) / USEC_PER_SEC);
 
         if (error >= 0)
                 renewal_succeeded(sl, w, stored, now);
         else if (error == -ESTALE || error == -EEXIST) {
-                /* 409: fetch the lease and retry at once; when the watch has
-                 * not caught up yet, retry as soon as it has (or at the tick). */
+                /* 409: fetch the lease (a consistent read: the watch may lag
+                 * behind) and retry at once with its resourceVersion. */
                 count_renewal(sl, "conflict");
-                if (adopt_cached(sl)) {
-                        send_write(sl);
-                        return;
-                }
-                sl->wait_for_watch = true;
+                fetch(sl);
+                return;
         } else {
                 count_renewal(sl, "error");
                 log_debug("Lease %s/%s: renewal failed: %s", sl->namespace, sl->name,
@@ -311,7 +332,7 @@ static void on_write_done(int error, const KubeStatus *status, KubeObject *store
                         /* deleted behind our back: create it anew */
                         sl->resource_version = mfree(sl->resource_version);
         }
-        if (sl->extra_pending && !sl->wait_for_watch)
+        if (sl->extra_pending)
                 send_write(sl);
 }
 
@@ -324,9 +345,8 @@ static void send_write(SpeakerLease *sl) {
                 return;
         abandon_inflight(sl, true);
         sl->extra_pending = false;
-        sl->wait_for_watch = false;
         if (!sl->resource_version)
-                (void) adopt_cached(sl);
+                (void) adopt(sl, own_lease_cached(sl));
 
         w = new0(LeaseWrite, 1);
         if (!w)
@@ -367,10 +387,34 @@ fail:
         count_renewal(sl, "error");
 }
 
+static void fetch(SpeakerLease *sl) {
+        LeaseWrite *w;
+        int r;
+
+        w = new0(LeaseWrite, 1);
+        if (!w) {
+                log_debug("Lease %s/%s: out of memory fetching it", sl->namespace, sl->name);
+                return;
+        }
+        *w = (LeaseWrite) { .owner = sl, .op = WRITE_FETCH, .sent_at = now_mono(sl) };
+        /* Set before the call: a source without a loop answers inside it. */
+        sl->inflight = w;
+        r = source_get(sl->src, &kube_kind_lease, sl->namespace, sl->name, on_write_done, w);
+        if (r < 0) {
+                if (sl->inflight == w) {
+                        sl->inflight = NULL;
+                        free(w);
+                }
+                log_debug_errno(r, "Lease %s/%s: cannot fetch it: %m", sl->namespace, sl->name);
+        }
+}
+
 static int on_renew_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         SpeakerLease *sl = userdata;
 
         (void) sd_event_source_set_time(s, usec + sl->renew_period);
+        /* the source has no "synced" event: a re-list is checked each tick */
+        check_relisted(sl);
         send_write(sl);
         return 0;
 }
@@ -386,12 +430,11 @@ static void observed(SpeakerLease *sl, KubeObject *o) {
         r = membership_observe(sl->membership, l, now_mono(sl));
         if (r < 0)
                 log_debug_errno(r, "Lease %s/%s: cannot record it: %m", sl->namespace, o->meta.name);
-        if (streq(o->meta.name, sl->name) && sl->wait_for_watch && adopt_cached(sl))
-                send_write(sl);
         live_peers_gauge(sl);
         if (r > 0 && sl->cb.peers_changed)
                 sl->cb.peers_changed(sl, sl->cb.userdata);
         reschedule_deadline(sl);
+        check_relisted(sl);
 }
 
 static void on_lease_add(KubeObject *o, void *userdata) {
@@ -463,8 +506,7 @@ SpeakerLease *speaker_lease_free(SpeakerLease *sl) {
         if (!sl)
                 return NULL;
         abandon_inflight(sl, false);
-        if (sl->leases)
-                cache_remove_handlers(sl->leases, sl);
+        close_leases(sl);
         sd_event_source_disable_unref(sl->renew_timer);
         sd_event_source_disable_unref(sl->deadline_timer);
         sd_event_source_disable_unref(sl->leave_timer);
@@ -480,7 +522,8 @@ SpeakerLease *speaker_lease_free(SpeakerLease *sl) {
         return mfree(sl);
 }
 
-int speaker_lease_start(SpeakerLease *sl) {
+/* Asks the source for the Lease cache and follows it. */
+static int open_leases(SpeakerLease *sl) {
         SourceFilter f = { .namespace = sl->namespace };
         CacheHandlers h = {
                 .on_add = on_lease_add,
@@ -490,21 +533,58 @@ int speaker_lease_start(SpeakerLease *sl) {
         };
         int r;
 
-        if (sl->renew_timer)
-                return -EBUSY;
         r = source_cache(sl->src, &kube_kind_lease, &f, &sl->leases);
         if (r < 0)
                 return r;
+        r = cache_add_handlers(sl->leases, &h);
+        if (r < 0)
+                return r;
+        /* leases the cache already holds (a shared or offline cache) count as sighted now */
+        return cache_foreach(sl->leases, sl->namespace, observe_existing, sl);
+}
+
+static void close_leases(SpeakerLease *sl) {
+        if (!sl->leases)
+                return;
+        cache_remove_handlers(sl->leases, sl);
+        source_cache_release(sl->src, TAKE_PTR(sl->leases));
+}
+
+/* The fresh cache of a re-list holds the complete list: peer expiry resumes. */
+static void check_relisted(SpeakerLease *sl) {
+        if (sl->relisting && sl->leases && cache_synced(sl->leases)) {
+                sl->relisting = false;
+                speaker_lease_relisted(sl);
+        }
+}
+
+int speaker_lease_relist(SpeakerLease *sl) {
+        int r;
+
+        if (!sl->leases)
+                return -EINVAL;
+        /* We hold the only use of the cache: releasing it stops the watch,
+         * asking again lists anew. */
+        close_leases(sl);
+        sl->relisting = true;
+        r = open_leases(sl);
+        if (r < 0)
+                return r;
+        check_relisted(sl);
+        return 0;
+}
+
+int speaker_lease_start(SpeakerLease *sl) {
+        int r;
+
+        if (sl->renew_timer)
+                return -EBUSY;
         r = sd_event_add_time(sl->event, &sl->deadline_timer, CLOCK_MONOTONIC, USEC_INFINITY, TIMER_ACCURACY,
                               on_deadline, sl);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(sl->deadline_timer, "speaker-lease-deadline");
-        r = cache_add_handlers(sl->leases, &h);
-        if (r < 0)
-                return r;
-        /* leases the cache already holds (a shared or offline cache) count as sighted now */
-        r = cache_foreach(sl->leases, sl->namespace, observe_existing, sl);
+        r = open_leases(sl);
         if (r < 0)
                 return r;
         r = sd_event_add_time(sl->event, &sl->renew_timer, CLOCK_MONOTONIC, now_mono(sl) + sl->renew_period,
@@ -531,7 +611,7 @@ int speaker_lease_set_announcing(SpeakerLease *sl, const IpAddr *ips, size_t n) 
         /* Only on change: peers see the new claims within one round trip. */
         if (!sl->renew_timer || sl->leaving || !membership_has_renewed(sl->membership))
                 return 0; /* the first write carries it */
-        if (sl->inflight || sl->wait_for_watch)
+        if (sl->inflight)
                 sl->extra_pending = true;
         else
                 send_write(sl);
@@ -556,26 +636,6 @@ static int on_leave_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         if (done)
                 done(sl, -ETIMEDOUT, sl->left_userdata);
         return 0;
-}
-
-/* DELETE with a uid precondition: only the lease we wrote goes, never one
- * a successor created under the same name. */
-static int delete_own(SpeakerLease *sl, LeaseWrite *w) {
-        _cleanup_json_gen_ yajl_gen g = json_gen_new(false);
-        _cleanup_free_ char *body = NULL;
-
-        if (!g)
-                return -ENOMEM;
-        RET_NERRNO(json_gen_map_open(g));
-        RET_NERRNO(json_gen_str(g, "preconditions"));
-        RET_NERRNO(json_gen_map_open(g));
-        RET_NERRNO(json_gen_kv_str(g, "uid", sl->uid));
-        RET_NERRNO(json_gen_map_close(g));
-        RET_NERRNO(json_gen_map_close(g));
-        RET_NERRNO(json_gen_take(g, &body, NULL));
-        /* source_delete() sends no body; the write op carries the DeleteOptions. */
-        return sl->src->ops->write(sl->src, "DELETE", &kube_kind_lease, sl->namespace, sl->name, NULL,
-                                   "application/json", body, on_write_done, w);
 }
 
 int speaker_lease_leave(SpeakerLease *sl, speaker_lease_left_fn done, void *userdata) {
@@ -609,7 +669,9 @@ int speaker_lease_leave(SpeakerLease *sl, speaker_lease_left_fn done, void *user
                 return r;
         }
         sl->inflight = w;
-        r = delete_own(sl, w);
+        /* The uid precondition: only the lease we wrote goes, never one a
+         * successor created under the same name. */
+        r = source_delete_uid(sl->src, &kube_kind_lease, sl->namespace, sl->name, sl->uid, on_write_done, w);
         if (r < 0) {
                 if (sl->inflight == w) {
                         sl->inflight = NULL;

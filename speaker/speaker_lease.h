@@ -6,9 +6,9 @@
  *  - creates berth-speaker-<node> in --namespace, or takes over an existing
  *    one (rewriting holderIdentity, with a warning);
  *  - renews every --lease-renew with the current resourceVersion; at most
- *    one renewal in flight, abandoned at the next tick; a 409 fetches the
- *    lease (from the Lease watch) and retries at once; one extra renewal at
- *    once when the announcing set changes, never otherwise;
+ *    one renewal in flight, abandoned (cancelled) at the next tick; a 409
+ *    fetches the lease (a GET: the watch may lag) and retries at once; one
+ *    extra renewal at once when the announcing set changes, never otherwise;
  *  - watches the Leases of --namespace (through the Source's Lease cache)
  *    and keeps the Membership: peer liveness with one expiry timer,
  *    fencing, the freshness guard;
@@ -56,7 +56,8 @@ typedef struct SpeakerLeaseConfig {
  * NULL) must outlive the SpeakerLease.  Strings of c are copied. */
 int speaker_lease_new(Source *src, const SpeakerLeaseConfig *c, const SpeakerLeaseCallbacks *cb,
                       MetricsRegistry *metrics, SpeakerLease **ret);
-/* Cancels timers; an in-flight write's answer is ignored. */
+/* Cancels timers and the request in flight (in the source: nothing is
+ * left pointing at the SpeakerLease), releases the Lease cache. */
 SpeakerLease *speaker_lease_free(SpeakerLease *sl);
 DEFINE_POINTER_CLEANUP(SpeakerLease, speaker_lease_free);
 
@@ -69,7 +70,12 @@ int speaker_lease_start(SpeakerLease *sl);
  * (or right after the one in flight). */
 int speaker_lease_set_announcing(SpeakerLease *sl, const IpAddr *ips, size_t n);
 
-/* The daemon finished re-listing the Lease watch after watch_stale. */
+/* Re-lists the Lease watch after watch_stale: releases the Lease cache
+ * (the source stops its watch) and asks for it again; once the fresh
+ * cache is synced (checked as its leases arrive and at each renew tick)
+ * it does what speaker_lease_relisted() does.  -EINVAL before start. */
+int speaker_lease_relist(SpeakerLease *sl);
+/* The Lease watch was re-listed by other means after watch_stale. */
 void speaker_lease_relisted(SpeakerLease *sl);
 
 /* Graceful leave: stops renewing, DELETEs the own lease with a uid

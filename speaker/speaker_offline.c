@@ -4,18 +4,15 @@
 #include <string.h>
 
 #include "endpointslice.h"
-#include "ipaddresspool.h"
 #include "l2_election.h"
-#include "l2advertisement.h"
-#include "lease_object.h"
+#include "l2_view.h"
 #include "log.h"
-#include "membership.h"
-#include "node.h"
+#include "loop.h"
+#include "offline_watch.h"
 #include "pod.h"
 #include "registry.h"
 #include "source_offline.h"
 #include "speaker_offline.h"
-#include "speaker_view.h"
 
 #define PROGRAM "berth-speaker"
 
@@ -38,11 +35,6 @@ typedef struct Offline {
 
         OriginalIps *originals;
         size_t n_originals;
-        Cache *leases;
-        bool any_speaker_lease;
-        /* claims storage for --failback=never */
-        IpAddr **claims;
-        size_t n_claims;
 } Offline;
 
 static int on_idle_check(sd_event_source *s, void *userdata) {
@@ -142,7 +134,7 @@ static int remember_original(KubeObject *obj, void *userdata) {
         OriginalIps *p, *e;
         char key[512];
 
-        if (!speaker_service_handled(s, o->flags->lb_class) || s->n_ingress == 0)
+        if (!l2_service_handled(s, o->flags->lb_class) || s->n_ingress == 0)
                 return 0;
         p = realloc(o->originals, (o->n_originals + 1) * sizeof(*p));
         if (!p)
@@ -175,46 +167,6 @@ static bool original_ips(const Service *s, IpAddr ips[2], size_t *ret_n, void *u
         return false;
 }
 
-static int note_speaker_lease(KubeObject *obj, void *userdata) {
-        Offline *o = userdata;
-        if (membership_lease_node(LEASE(obj)))
-                o->any_speaker_lease = true;
-        return 0;
-}
-
-static void node_state(const char *node, bool *ret_live, const IpAddr **ret_claims, size_t *ret_n, void *userdata) {
-        Offline *o = userdata;
-        char name[512];
-        const Lease *l;
-
-        *ret_claims = NULL;
-        *ret_n = 0;
-        if (!o->any_speaker_lease) {
-                *ret_live = true;
-                return;
-        }
-        snprintf(name, sizeof name, SPEAKER_LEASE_PREFIX "%s", node);
-        KubeObject *obj = cache_get(o->leases, o->options->namespace, name);
-        l = obj ? LEASE(obj) : NULL;
-        *ret_live = l && streq_ptr(membership_lease_node(l), node) && membership_offline_live(l, o->options->now);
-        if (!*ret_live || o->flags->failback != SPEAKER_FAILBACK_NEVER)
-                return;
-        IpAddr *claims = NULL;
-        size_t n = 0;
-        if (membership_parse_announcing(strmap_get(&l->object.meta.annotations, "berth.io/announcing"), &claims,
-                                        &n) < 0 || n == 0)
-                return;
-        IpAddr **p = realloc(o->claims, (o->n_claims + 1) * sizeof(*p));
-        if (!p) {
-                free(claims);
-                return;
-        }
-        o->claims = p;
-        p[o->n_claims++] = claims;
-        *ret_claims = claims;
-        *ret_n = n;
-}
-
 static int print_announcements(const L2Election *e, const char *only_node, FILE *out) {
         bool first = true;
 
@@ -238,71 +190,35 @@ static int print_announcements(const L2Election *e, const char *only_node, FILE 
 }
 
 static int elect(Offline *o, FILE *out) {
-        SpeakerConfig sc = {};
-        SpeakerView v = {};
         _cleanup_(l2_election_freep) L2Election *e = NULL;
-        Cache *services, *slices, *nodes, *pools, *ads;
-        const char *cns = o->flags->config_namespace ? o->flags->config_namespace : o->options->namespace;
-        SourceFilter all = {}, lease_ns = { .namespace = o->options->namespace }, config_ns = { .namespace = cns };
-        int r;
-
-        r = source_cache(o->source, &kube_kind_service, &all, &services);
-        if (r >= 0)
-                r = source_cache(o->source, &kube_kind_endpointslice, &all, &slices);
-        if (r >= 0)
-                r = source_cache(o->source, &kube_kind_node, &all, &nodes);
-        if (r >= 0)
-                r = source_cache(o->source, &kube_kind_lease, &lease_ns, &o->leases);
-        if (r >= 0)
-                r = source_cache(o->source, &kube_kind_ipaddresspool, &config_ns, &pools);
-        if (r >= 0)
-                r = source_cache(o->source, &kube_kind_l2advertisement, &config_ns, &ads);
-        if (r < 0)
-                return log_error_errno(r, "cannot read the manifests: %m");
-        r = cache_foreach(o->leases, NULL, note_speaker_lease, o);
-        if (r >= 0)
-                r = speaker_config_update(&sc, pools, ads);
-        SpeakerViewSources src = {
-                .services = services,
-                .endpointslices = slices,
-                .nodes = nodes,
+        L2OfflineOptions lo = {
+                .lease_namespace = o->options->namespace,
+                .config_namespace = o->flags->config_namespace ? o->flags->config_namespace : o->options->namespace,
                 .lb_class = o->flags->lb_class,
-                .node_state = node_state,
+                .ignore_exclude_lb = o->flags->ignore_exclude_lb,
+                .failback_never = o->flags->failback == SPEAKER_FAILBACK_NEVER,
                 .ips_override = original_ips,
                 .userdata = o,
         };
-        if (r >= 0)
-                r = speaker_view_build(&src, &v);
-        if (r >= 0) {
-                L2ElectionInput in = {
-                        .config = sc.config,
-                        .n_services = v.n_services,
-                        .services = v.services,
-                        .n_nodes = v.n_nodes,
-                        .nodes = v.nodes,
-                        .ignore_exclude_lb = o->flags->ignore_exclude_lb,
-                        .failback_never = o->flags->failback == SPEAKER_FAILBACK_NEVER,
-                };
-                r = l2_election_compute(&in, &e);
-        }
-        if (r >= 0 && e->all_excluded)
-                log_warning("every node carries node.kubernetes.io/exclude-from-external-load-balancers: nothing "
-                            "will be announced (see --ignore-exclude-lb)");
-        if (r >= 0)
-                r = print_announcements(e, o->flags->node, out);
-        speaker_view_done(&v);
-        speaker_config_done(&sc);
+        int r;
+
+        r = l2_offline_elect(o->source, &lo, &e);
         if (r < 0)
                 return log_error_errno(r, "cannot compute the election: %m");
+        if (e->all_excluded)
+                log_warning(L2_ALL_EXCLUDED_MESSAGE);
+        r = print_announcements(e, o->flags->node, out);
+        if (r < 0)
+                return log_error_errno(r, "cannot write the result: %m");
         return 0;
 }
 
-int speaker_offline_run(const CliSpec *spec, const CliOptions *opts, const SpeakerFlags *f, FILE *out) {
+/* One pass over DIR on its own event loop; returns the exit status. */
+static int run_pass(const CliOptions *opts, const SpeakerFlags *f, FILE *out) {
         _cleanup_free_ char *error = NULL;
         Offline o = { .options = opts, .flags = f };
         int r, status = 1;
 
-        (void) spec;
         r = sd_event_new(&o.event);
         if (r < 0)
                 return log_error_errno(r, "cannot create the event loop: %m"), 1;
@@ -338,9 +254,59 @@ out:
         for (size_t i = 0; i < o.n_originals; i++)
                 free(o.originals[i].key);
         free(o.originals);
-        for (size_t i = 0; i < o.n_claims; i++)
-                free(o.claims[i]);
-        free(o.claims);
         o.event = sd_event_unref(o.event);
+        return status;
+}
+
+typedef struct Rerun {
+        const CliOptions *options;
+        const SpeakerFlags *flags;
+        FILE *out;
+        sd_event *event;
+} Rerun;
+
+static void on_dir_changed(OfflineWatch *w, void *userdata) {
+        Rerun *rr = userdata;
+
+        (void) w;
+        log_info("re-reading %s", rr->options->manifests);
+        /* A pass runs to its end on a loop of its own; an input error is
+         * reported and the next change tried again: the user is editing. */
+        if (run_pass(rr->options, rr->flags, rr->out) == 1)
+                log_error("the run over %s failed; waiting for the next change", rr->options->manifests);
+        else
+                log_info("waiting for changes in %s", rr->options->manifests);
+}
+
+int speaker_offline_run(const CliSpec *spec, const CliOptions *opts, const SpeakerFlags *f, FILE *out) {
+        _cleanup_(offline_watch_freep) OfflineWatch *watch = NULL;
+        _cleanup_(loop_freep) Loop *loop = NULL;
+        Rerun rr = { .options = opts, .flags = f, .out = out };
+        int r, status;
+
+        (void) spec;
+        status = run_pass(opts, f, out);
+        if (opts->once || status != 0)
+                return status;
+        /* Without --once: print a new result whenever DIR changes (offline.md "Run"). */
+        r = sd_event_new(&rr.event);
+        if (r >= 0)
+                r = loop_new(rr.event, &loop);
+        if (r < 0) {
+                rr.event = sd_event_unref(rr.event);
+                return log_error_errno(r, "cannot create the event loop: %m"), 1;
+        }
+        r = offline_watch_new(rr.event, opts->manifests, on_dir_changed, &rr, &watch);
+        if (r < 0) {
+                log_error_errno(r, "cannot watch %s: %m", opts->manifests);
+                status = 2;
+        } else {
+                log_info("waiting for changes in %s", opts->manifests);
+                r = loop_run(loop);
+                status = r < 0 ? 1 : r;
+        }
+        watch = offline_watch_free(watch);
+        loop = loop_free(loop);
+        rr.event = sd_event_unref(rr.event);
         return status;
 }

@@ -91,8 +91,34 @@ static void fake_free(Source *s) {
                 cache_free(fs->caches[i]);
 }
 
+static int fake_get(Source *s, const KubeKind *kind, const char *ns, const char *name, source_write_fn done,
+                    void *userdata) {
+        (void) s, (void) kind, (void) ns, (void) name, (void) done, (void) userdata;
+        return -EOPNOTSUPP; /* the controller never reads past its caches */
+}
+
+static void fake_cache_release(Source *s, Cache *c) {
+        (void) s, (void) c; /* the caches live until fake_free */
+}
+
+/* A cancelled write stays recorded but is never answered. */
+static void fake_cancel(Source *s, void *userdata) {
+        FakeSource *fs = (FakeSource *) s;
+        for (size_t i = 0; i < fs->n_writes; i++)
+                if (fs->writes[i].userdata == userdata)
+                        fs->writes[i].completed = true;
+}
+
 static const SourceOps fake_ops = {
-        .name = "fake", .cache = fake_cache, .synced = fake_synced, .write = fake_write, .now = fake_now, .free = fake_free,
+        .name = "fake",
+        .cache = fake_cache,
+        .synced = fake_synced,
+        .write = fake_write,
+        .now = fake_now,
+        .get = fake_get,
+        .cache_release = fake_cache_release,
+        .cancel = fake_cancel,
+        .free = fake_free,
 };
 
 typedef struct Fixture {

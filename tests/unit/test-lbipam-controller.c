@@ -66,8 +66,25 @@ static void wrap_free(Source *s) {
         source_free(w->inner);
         free(w);
 }
+static int wrap_get(Source *s, const KubeKind *kind, const char *ns, const char *name, source_write_fn done,
+                    void *userdata) {
+        return source_get(((WrapSource *) s)->inner, kind, ns, name, done, userdata);
+}
+static void wrap_cache_release(Source *s, Cache *c) {
+        source_cache_release(((WrapSource *) s)->inner, c);
+}
+static void wrap_cancel(Source *s, void *userdata) {
+        source_cancel(((WrapSource *) s)->inner, userdata);
+}
 static const SourceOps wrap_ops = {
-        .name = "offline", .cache = wrap_cache, .synced = wrap_synced, .write = wrap_write, .now = wrap_now,
+        .name = "offline",
+        .cache = wrap_cache,
+        .synced = wrap_synced,
+        .write = wrap_write,
+        .now = wrap_now,
+        .get = wrap_get,
+        .cache_release = wrap_cache_release,
+        .cancel = wrap_cancel,
         .free = wrap_free,
 };
 

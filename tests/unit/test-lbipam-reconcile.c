@@ -500,12 +500,12 @@ static void test_handled_filter(void **state) {
         Service *plain = svc(e, "ns", "a");
         Service *classed = svc_with(e, "ns", "b", NULL, "'loadBalancerClass':'example.com/lb'");
 
-        assert_true(lbipam_service_handled(plain, NULL));
-        assert_true(lbipam_service_handled(plain, ""));
-        assert_false(lbipam_service_handled(classed, NULL));
-        assert_false(lbipam_service_handled(plain, "example.com/lb"));
-        assert_true(lbipam_service_handled(classed, "example.com/lb"));
-        assert_false(lbipam_service_handled(classed, "other"));
+        assert_true(lb_service_handled(plain, NULL));
+        assert_true(lb_service_handled(plain, ""));
+        assert_false(lb_service_handled(classed, NULL));
+        assert_false(lb_service_handled(plain, "example.com/lb"));
+        assert_true(lb_service_handled(classed, "example.com/lb"));
+        assert_false(lb_service_handled(classed, "other"));
 }
 
 static void test_step1_not_load_balancer(void **state) {

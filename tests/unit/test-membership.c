@@ -278,10 +278,123 @@ static void test_offline_liveness(void **state) {
 
 /* ---- the own Lease over the offline source ---------------------------------- */
 
+/* A source in front of the offline one, playing the API server's misdeeds:
+ * a watch that lags (a cache nobody updates) and a server that does not
+ * answer (writes held until released, or cancelled). */
+typedef struct HeldWrite {
+        char *method, *name, *content_type, *body;
+        source_write_fn done;
+        void *userdata;
+} HeldWrite;
+
+typedef struct WrapSource {
+        Source base;
+        Source *inner;
+        bool lagging_watch, hold;
+        Cache *lagging;
+        HeldWrite held[8];
+        size_t n_held;
+        unsigned gets, cancels;
+} WrapSource;
+
+static int wrap_cache(Source *s, const KubeKind *kind, const SourceFilter *f, Cache **ret) {
+        WrapSource *w = (WrapSource *) s;
+        if (!w->lagging_watch)
+                return source_cache(w->inner, kind, f, ret);
+        assert_null(w->lagging);
+        assert_int_equal(cache_new(kind, &w->lagging), 0);
+        cache_set_synced(w->lagging, true);
+        *ret = w->lagging;
+        return 0;
+}
+static void wrap_cache_release(Source *s, Cache *c) {
+        WrapSource *w = (WrapSource *) s;
+        if (c == w->lagging)
+                w->lagging = cache_free(w->lagging);
+        else
+                source_cache_release(w->inner, c);
+}
+static bool wrap_synced(Source *s) {
+        return source_synced(((WrapSource *) s)->inner);
+}
+static usec_t wrap_now(Source *s) {
+        return source_now(((WrapSource *) s)->inner);
+}
+static int wrap_write(Source *s, const char *method, const KubeKind *kind, const char *ns, const char *name,
+                      const char *sub, const char *ct, const char *body, source_write_fn done, void *userdata) {
+        WrapSource *w = (WrapSource *) s;
+        if (!w->hold)
+                return w->inner->ops->write(w->inner, method, kind, ns, name, sub, ct, body, done, userdata);
+        assert_true(w->n_held < ELEMENTSOF(w->held));
+        assert_ptr_equal(kind, &kube_kind_lease);
+        assert_null(sub);
+        HeldWrite *h = &w->held[w->n_held++];
+        *h = (HeldWrite) { .method = strdup(method), .name = name ? strdup(name) : NULL,
+                           .content_type = ct ? strdup(ct) : NULL, .body = body ? strdup(body) : NULL,
+                           .done = done, .userdata = userdata };
+        return 0;
+}
+static int wrap_get(Source *s, const KubeKind *kind, const char *ns, const char *name, source_write_fn done,
+                    void *userdata) {
+        WrapSource *w = (WrapSource *) s;
+        w->gets++;
+        return source_get(w->inner, kind, ns, name, done, userdata);
+}
+static void held_done(HeldWrite *h) {
+        free(h->method);
+        free(h->name);
+        free(h->content_type);
+        free(h->body);
+}
+static void wrap_cancel(Source *s, void *userdata) {
+        WrapSource *w = (WrapSource *) s;
+        for (size_t i = 0; i < w->n_held;)
+                if (w->held[i].userdata == userdata) {
+                        held_done(&w->held[i]);
+                        w->held[i] = w->held[--w->n_held];
+                        w->cancels++;
+                } else
+                        i++;
+        source_cancel(w->inner, userdata);
+}
+static void wrap_free(Source *s) {
+        WrapSource *w = (WrapSource *) s;
+        for (size_t i = 0; i < w->n_held; i++)
+                held_done(&w->held[i]);
+        cache_free(w->lagging);
+        source_free(w->inner);
+}
+static const SourceOps wrap_ops = {
+        .name = "offline",
+        .cache = wrap_cache,
+        .synced = wrap_synced,
+        .write = wrap_write,
+        .now = wrap_now,
+        .get = wrap_get,
+        .cache_release = wrap_cache_release,
+        .cancel = wrap_cancel,
+        .free = wrap_free,
+};
+
+/* The server answers the held writes now, in order. */
+static void wrap_release(WrapSource *w) {
+        size_t n = w->n_held;
+        w->hold = false;
+        for (size_t i = 0; i < n; i++) {
+                HeldWrite *h = &w->held[i];
+                assert_int_equal(w->inner->ops->write(w->inner, h->method, &kube_kind_lease, "berth-system", h->name,
+                                                      NULL, h->content_type, h->body, h->done, h->userdata),
+                                 0);
+                held_done(h);
+        }
+        w->n_held = 0;
+}
+
 typedef struct LeaseFixture {
         char dir[64];
         sd_event *event;
-        Source *src;
+        Source *src;   /* the offline source */
+        WrapSource wrap;
         MetricsRegistry *metrics;
         SpeakerLease *sl;
         unsigned first, peers_changed, left;
@@ -309,7 +422,7 @@ static void run(LeaseFixture *f) {
         assert_int_equal(source_offline_pending(f->src), 0);
 }
 
-static void fixture_start(LeaseFixture *f, const char *manifests, usec_t duration) {
+static void fixture_start_wrapped(LeaseFixture *f, const char *manifests, usec_t duration, bool lagging_watch) {
         char *err = NULL;
         *f = (LeaseFixture) { .dir = "/tmp/test-membership-XXXXXX" };
         assert_non_null(mkdtemp(f->dir));
@@ -324,6 +437,8 @@ static void fixture_start(LeaseFixture *f, const char *manifests, usec_t duratio
         assert_int_equal(sd_event_new(&f->event), 0);
         assert_int_equal(source_offline_new(f->event, &(OfflineOptions) { .dir = f->dir, .now = NOW }, &f->src, &err),
                          0);
+        f->wrap = (WrapSource) { .base = { .ops = &wrap_ops, .event = f->event }, .inner = f->src,
+                                 .lagging_watch = lagging_watch };
         assert_int_equal(metrics_registry_new(&f->metrics), 0);
         SpeakerLeaseConfig c = {
                 .namespace = "berth-system",
@@ -333,15 +448,19 @@ static void fixture_start(LeaseFixture *f, const char *manifests, usec_t duratio
                 .renew_period = S(1),
         };
         SpeakerLeaseCallbacks cb = { .first_renewal = on_first, .peers_changed = on_peers, .userdata = f };
-        assert_int_equal(speaker_lease_new(f->src, &c, &cb, f->metrics, &f->sl), 0);
+        assert_int_equal(speaker_lease_new(&f->wrap.base, &c, &cb, f->metrics, &f->sl), 0);
         assert_int_equal(speaker_lease_start(f->sl), 0);
         run(f);
+}
+
+static void fixture_start(LeaseFixture *f, const char *manifests, usec_t duration) {
+        fixture_start_wrapped(f, manifests, duration, false);
 }
 
 static void fixture_stop(LeaseFixture *f) {
         char cmd[128];
         speaker_lease_free(f->sl);
-        source_free(f->src);
+        wrap_free(&f->wrap.base);
         metrics_registry_free(f->metrics);
         sd_event_unref(f->event);
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
@@ -477,6 +596,160 @@ static void test_lease_taken_over(void **state) {
         fixture_stop(&f);
 }
 
+/* Runs the loop (waiting for timers) until *counter reaches want. */
+static void run_until(LeaseFixture *f, const unsigned *counter, unsigned want) {
+        for (int i = 0; i < 100 && *counter < want; i++)
+                assert_true(sd_event_run(f->event, S(0.1)) >= 0);
+        assert_int_equal(*counter, want);
+}
+
+static const IpAddr *one_ip(const char *text) {
+        static IpAddr ip;
+        assert_int_equal(ip_addr_parse(text, &ip), 0);
+        return &ip;
+}
+
+/* A 409 is settled by a GET, not by waiting for the watch: here the
+ * watch never shows the other writer's change, and the retry still
+ * follows at once. */
+static void test_conflict_fetches_when_watch_lags(void **state) {
+        LeaseFixture f;
+        (void) state;
+
+        fixture_start_wrapped(&f, NULL, S(2.5), true);
+        assert_int_equal(f.first, 1);
+        assert_int_equal(f.wrap.gets, 0);
+        assert_int_equal(source_merge_patch(f.src, &kube_kind_lease, "berth-system", "berth-speaker-n1", NULL,
+                                            "{\"metadata\":{\"labels\":{\"touched\":\"yes\"}}}", NULL, NULL),
+                         0);
+        run(&f);
+        assert_int_equal(speaker_lease_set_announcing(f.sl, one_ip("192.0.2.7"), 1), 0);
+        run(&f);
+        assert_int_equal(f.wrap.gets, 1);
+        assert_true(metric(&f, "berth_speaker_lease_renewals_total", METRIC_LABELS("conflict")) == 1);
+        assert_true(metric(&f, "berth_speaker_lease_renewals_total", METRIC_LABELS("ok")) == 2);
+        assert_string_equal(annotation(&f, "berth.io/announcing"), "192.0.2.7");
+        assert_null(json_get_string(json_get_path(own(&f), "metadata", "labels"), "touched"));
+        fixture_stop(&f);
+}
+
+/* Taking over a lease the watch has not delivered yet: the create meets
+ * 409 AlreadyExists, the GET finds the lease, the PUT rewrites the holder. */
+static void test_take_over_before_the_watch(void **state) {
+        LeaseFixture f;
+        (void) state;
+
+        fixture_start_wrapped(&f,
+                              "apiVersion: coordination.k8s.io/v1\n"
+                              "kind: Lease\n"
+                              "metadata: {name: berth-speaker-n1, namespace: berth-system}\n"
+                              "spec: {holderIdentity: someone-else, leaseDurationSeconds: 10}\n",
+                              S(3), true);
+        assert_int_equal(f.first, 1);
+        assert_int_equal(f.wrap.gets, 1);
+        assert_true(metric(&f, "berth_speaker_lease_renewals_total", METRIC_LABELS("conflict")) == 1);
+        assert_string_equal(json_get_string(json_get(own(&f), "spec"), "holderIdentity"), "n1");
+        assert_string_equal(annotation(&f, "berth.io/lease-duration-ms"), "3000");
+        fixture_stop(&f);
+}
+
+/* A renewal the server does not answer is abandoned at the next tick:
+ * cancelled in the source, counted as an error, and a new one sent. */
+static void test_renewal_abandoned_at_tick(void **state) {
+        LeaseFixture f;
+        (void) state;
+
+        fixture_start(&f, NULL, S(2.5));
+        f.wrap.hold = true;
+        assert_int_equal(speaker_lease_set_announcing(f.sl, one_ip("192.0.2.8"), 1), 0);
+        assert_int_equal(f.wrap.n_held, 1);
+        run_until(&f, &f.wrap.cancels, 1);
+        /* the abandoned one is gone from the source, the tick's one is sent */
+        assert_int_equal(f.wrap.n_held, 1);
+        assert_string_equal(f.wrap.held[0].method, "PUT");
+        assert_true(metric(&f, "berth_speaker_lease_renewals_total", METRIC_LABELS("error")) == 1);
+
+        /* the server answers the new one */
+        wrap_release(&f.wrap);
+        run(&f);
+        assert_true(metric(&f, "berth_speaker_lease_renewals_total", METRIC_LABELS("ok")) == 2);
+        assert_string_equal(annotation(&f, "berth.io/announcing"), "192.0.2.8");
+        fixture_stop(&f);
+}
+
+/* Freed with a write in flight: the request is cancelled in the source,
+ * so nothing is left pointing at the freed SpeakerLease. */
+static void test_free_cancels_inflight(void **state) {
+        LeaseFixture f;
+        (void) state;
+
+        fixture_start(&f, NULL, S(2.5));
+        f.wrap.hold = true;
+        assert_int_equal(speaker_lease_set_announcing(f.sl, one_ip("192.0.2.9"), 1), 0);
+        assert_int_equal(f.wrap.n_held, 1);
+        f.sl = speaker_lease_free(f.sl);
+        assert_int_equal(f.wrap.cancels, 1);
+        assert_int_equal(f.wrap.n_held, 0);
+        fixture_stop(&f);
+}
+
+/* The leave sends a DeleteOptions with the uid precondition; unanswered,
+ * it times out after 1 s and is cancelled. */
+static void test_leave_timeout(void **state) {
+        _cleanup_free_ char *want = NULL;
+        LeaseFixture f;
+        (void) state;
+
+        fixture_start(&f, NULL, S(2.5));
+        const char *uid = json_get_string(json_get(own(&f), "metadata"), "uid");
+        assert_non_null(uid);
+        assert_true(asprintf(&want,
+                             "{\"kind\":\"DeleteOptions\",\"apiVersion\":\"v1\",\"preconditions\":{\"uid\":\"%s\"}}",
+                             uid) >= 0);
+        f.wrap.hold = true;
+        assert_int_equal(speaker_lease_leave(f.sl, on_left, &f), 0);
+        assert_int_equal(f.wrap.n_held, 1);
+        assert_string_equal(f.wrap.held[0].method, "DELETE");
+        assert_string_equal(f.wrap.held[0].name, "berth-speaker-n1");
+        assert_string_equal(f.wrap.held[0].content_type, "application/json");
+        assert_string_equal(f.wrap.held[0].body, want);
+        assert_int_equal(f.left, 0);
+
+        run_until(&f, &f.left, 1);
+        assert_int_equal(f.left_error, -ETIMEDOUT);
+        assert_int_equal(f.wrap.cancels, 1);
+        assert_int_equal(f.wrap.n_held, 0);
+        /* not deleted, and no renewal after the leave */
+        own(&f);
+        assert_int_equal(speaker_lease_leave(f.sl, on_left, &f), -EALREADY);
+        fixture_stop(&f);
+}
+
+/* The re-list after a stale watch: a fresh Lease cache, still followed. */
+static void test_relist(void **state) {
+        LeaseFixture f;
+        (void) state;
+
+        fixture_start(&f, NULL, S(2.5));
+        unsigned peers = f.peers_changed;
+        assert_int_equal(speaker_lease_relist(f.sl), 0);
+        /* our lease, unchanged, keeps its old sighting: no change reported */
+        assert_true(membership_is_live(speaker_lease_membership(f.sl), "n1"));
+        assert_int_equal(f.peers_changed, peers);
+        /* the fresh cache is followed: a new peer shows up */
+        assert_int_equal(source_create(f.src, &kube_kind_lease, "berth-system",
+                                       "{\"metadata\":{\"name\":\"berth-speaker-n2\"},"
+                                       "\"spec\":{\"holderIdentity\":\"n2\",\"leaseDurationSeconds\":3,"
+                                       "\"renewTime\":\"2026-01-01T00:00:00.000000Z\"}}",
+                                       NULL, NULL),
+                         0);
+        run(&f);
+        assert_true(membership_is_live(speaker_lease_membership(f.sl), "n2"));
+        assert_int_equal(f.peers_changed, peers + 1);
+        assert_true(metric(&f, "berth_speaker_live_peers", NULL) == 2);
+        fixture_stop(&f);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_liveness_by_local_observation),
@@ -490,6 +763,12 @@ int main(void) {
                 cmocka_unit_test(test_offline_liveness),
                 cmocka_unit_test(test_lease_written),
                 cmocka_unit_test(test_lease_taken_over),
+                cmocka_unit_test(test_conflict_fetches_when_watch_lags),
+                cmocka_unit_test(test_take_over_before_the_watch),
+                cmocka_unit_test(test_renewal_abandoned_at_tick),
+                cmocka_unit_test(test_free_cancels_inflight),
+                cmocka_unit_test(test_leave_timeout),
+                cmocka_unit_test(test_relist),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -50,6 +50,42 @@ expect "failback always" "$(one default/svc 192.0.2.10 charlie)" --manifests "$d
 expect "failback never" "$(one default/svc 192.0.2.10 alpha)" --manifests "$dir/failback" --once --now "$now" \
 	--failback=never
 
+# §4 at start: one pool invalid, the objects that parse on their own are
+# used; the invalid one is skipped with exactly one log line.
+expect "partial configuration" "$(one default/svc 192.0.2.10 charlie)" --manifests "$dir/partial" --once --now "$now"
+[ "$(grep -c 'skipping IPAddressPool berth-system/broken: .*invalid CIDR "198.51.100.0/33"' "$tmp/err")" -eq 1 ] ||
+	fail "partial configuration: want one skipping line: $(cat "$tmp/err")"
+
+# Without --once: a new result each time DIR changes (offline.md "Run").
+mkdir "$tmp/live"
+cp "$dir/base/10-cluster.yaml" "$tmp/live/"
+"$bin" --manifests "$tmp/live" --now "$now" >"$tmp/live.out" 2>"$tmp/live.err" &
+pid=$!
+sleep 1
+# sha256("charlie#192.0.2.11") = 162d…, lowest again (bravo 1ce1…, alpha a14c…)
+sed 's/192.0.2.10/192.0.2.11/' "$dir/base/10-cluster.yaml" >"$tmp/live/10-cluster.yaml"
+sleep 1
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc -eq 0 ] || fail "without --once: exit $rc after SIGTERM: $(cat "$tmp/live.err")"
+[ "$(cat "$tmp/live.out")" = "$(one default/svc 192.0.2.10 charlie)
+$(one default/svc 192.0.2.11 charlie)" ] || fail "without --once: $(cat "$tmp/live.out")"
+
+# berth-controller's -o table fills ANNOUNCED-BY with the same election
+# (common/l2_view.h): the demo's two LoadBalancer Services, a stale lease.
+ctl=./berth-controller
+row() { # row DIR NOW NAMESPACE NAME: the ANNOUNCED-BY column of that Service
+	"$ctl" --manifests "$1" --once --now "$2" -o table 2>/dev/null |
+		awk -v ns="$3" -v n="$4" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ANNOUNCED-BY") c = i }
+			$1 == ns && $2 == n { print $c }'
+}
+[ "$(row "$demo" "$now" shop web)" = node-a ] || fail "table: shop/web announced by $(row "$demo" "$now" shop web)"
+[ "$(row "$demo" "$now" shop checkout)" = node-b ] || fail "table: shop/checkout by $(row "$demo" "$now" shop checkout)"
+[ "$(row "$demo" "$now" shop api)" = - ] || fail "table: ClusterIP shop/api announced"
+[ "$(row "$dir/leases" "$now" default svc)" = bravo ] || fail "table: stale lease: $(row "$dir/leases" "$now" default svc)"
+[ "$(row "$dir/base" "$now" default svc)" = charlie ] || fail "table: no leases: $(row "$dir/base" "$now" default svc)"
+
 # Bad flag values: exit 2 and exactly one line.
 bad() { # bad LINE ARGS...
 	want=$1

@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "endpointslice.h"
 #include "ipaddresspool.h"
+#include "l2_lease.h"
+#include "l2_view.h"
 #include "l2advertisement.h"
-#include "lbipam_reconcile.h"
+#include "lease_object.h"
 #include "log.h"
 #include "node.h"
-#include "speaker_view.h"
 
 /* ---- configuration in force (§4) ------------------------------------------- */
 
@@ -122,7 +124,7 @@ static int build_piecewise(ObjectList *pools, ObjectList *ads, LbConfig **ret) {
         }
 }
 
-int speaker_config_update(SpeakerConfig *sc, Cache *pools, Cache *advertisements) {
+int l2_config_update(L2ConfigState *sc, Cache *pools, Cache *advertisements) {
         _cleanup_free_ KubeObject **unused = NULL;
         ObjectList p = {}, a = {};
         LbConfig *c = NULL;
@@ -172,20 +174,20 @@ out:
         return r;
 }
 
-void speaker_config_done(SpeakerConfig *sc) {
+void l2_config_done(L2ConfigState *sc) {
         sc->config = lb_config_free(sc->config);
         sc->valid = false;
 }
 
 /* ---- the election's input ------------------------------------------------- */
 
-bool speaker_service_handled(const Service *s, const char *lb_class) {
-        return s->type == SERVICE_TYPE_LOAD_BALANCER && lbipam_service_handled(s, lb_class);
+bool l2_service_handled(const Service *s, const char *lb_class) {
+        return s->type == SERVICE_TYPE_LOAD_BALANCER && lb_service_handled(s, lb_class);
 }
 
 typedef struct Builder {
-        const SpeakerViewSources *src;
-        SpeakerView *v;
+        const L2ViewSources *src;
+        L2View *v;
         size_t allocated;
         int error;
 } Builder;
@@ -197,7 +199,7 @@ static int add_service(KubeObject *obj, void *userdata) {
         IpAddr *ips;
         size_t n = 0;
 
-        if (!speaker_service_handled(s, b->src->lb_class))
+        if (!l2_service_handled(s, b->src->lb_class))
                 return 0;
         if (b->v->n_services == b->allocated) {
                 size_t m = b->allocated ? b->allocated * 2 : 16;
@@ -210,7 +212,7 @@ static int add_service(KubeObject *obj, void *userdata) {
         ips = new0(IpAddr, s->n_ingress > 2 ? s->n_ingress : 2);
         if (!ips)
                 return -ENOMEM;
-        if (b->src->ips_override && b->src->ips_override(s, ips, &n, b->src->userdata))
+        if (b->src->ips_override && b->src->ips_override(s, ips, &n, b->src->ips_userdata))
                 ;
         else
                 for (size_t i = 0; i < s->n_ingress; i++)
@@ -236,7 +238,7 @@ static int service_cmp(const void *a, const void *b) {
         return r ? r : strcmp(x->name, y->name);
 }
 
-static L2Service *find_service(SpeakerView *v, const char *ns, const char *name) {
+static L2Service *find_service(L2View *v, const char *ns, const char *name) {
         L2Service key = { .namespace = ns, .name = name };
         return bsearch(&key, v->services, v->n_services, sizeof(L2Service), service_cmp);
 }
@@ -295,8 +297,8 @@ static int node_cmp(const void *a, const void *b) {
         return strcmp(((const L2Node *) a)->name, ((const L2Node *) b)->name);
 }
 
-int speaker_view_build(const SpeakerViewSources *src, SpeakerView *ret) {
-        SpeakerView v = {};
+int l2_view_build(const L2ViewSources *src, L2View *ret) {
+        L2View v = {};
         Builder b = { .src = src, .v = &v };
         int r = 0;
 
@@ -311,7 +313,7 @@ int speaker_view_build(const SpeakerViewSources *src, SpeakerView *ret) {
         if (r >= 0 && src->nodes)
                 r = cache_foreach(src->nodes, NULL, add_node, &b);
         if (r < 0) {
-                speaker_view_done(&v);
+                l2_view_done(&v);
                 return r;
         }
         if (v.n_nodes > 0)
@@ -320,12 +322,123 @@ int speaker_view_build(const SpeakerViewSources *src, SpeakerView *ret) {
         return 0;
 }
 
-void speaker_view_done(SpeakerView *v) {
+void l2_view_done(L2View *v) {
         for (size_t i = 0; i < v->n_services; i++) {
                 free((void *) v->services[i].ips);
                 free((void *) v->services[i].ready_nodes);
         }
         free(v->services);
         free(v->nodes);
-        *v = (SpeakerView) {};
+        *v = (L2View) {};
+}
+
+/* ---- offline (speaker.md §13) ------------------------------------------------ */
+
+typedef struct OfflineLiveness {
+        const L2OfflineOptions *options;
+        Cache *leases;
+        usec_t now;
+        bool any_speaker_lease;
+        /* claims parsed for --failback=never, freed after the election */
+        IpAddr **claims;
+        size_t n_claims;
+        int error;
+} OfflineLiveness;
+
+static int note_speaker_lease(KubeObject *obj, void *userdata) {
+        OfflineLiveness *o = userdata;
+
+        if (membership_lease_node(LEASE(obj)))
+                o->any_speaker_lease = true;
+        return 0;
+}
+
+static void offline_node_state(const char *node, bool *ret_live, const IpAddr **ret_claims, size_t *ret_n,
+                               void *userdata) {
+        OfflineLiveness *o = userdata;
+        char name[sizeof(SPEAKER_LEASE_PREFIX) + 256]; /* a Node name has at most 253 */
+        _cleanup_free_ IpAddr *claims = NULL;
+        const Lease *l = NULL;
+        size_t n = 0;
+
+        *ret_claims = NULL;
+        *ret_n = 0;
+        if (!o->any_speaker_lease) {
+                *ret_live = true;
+                return;
+        }
+        snprintf(name, sizeof name, SPEAKER_LEASE_PREFIX "%s", node);
+        KubeObject *obj = cache_get(o->leases, o->options->lease_namespace, name);
+        l = obj ? LEASE(obj) : NULL;
+        *ret_live = l && streq_ptr(membership_lease_node(l), node) && membership_offline_live(l, o->now);
+        if (!*ret_live || !o->options->failback_never)
+                return;
+        if (membership_parse_announcing(strmap_get(&l->object.meta.annotations, LEASE_ANNOTATION_ANNOUNCING),
+                                        &claims, &n) < 0) {
+                o->error = -ENOMEM;
+                return;
+        }
+        if (n == 0)
+                return;
+        IpAddr **p = realloc(o->claims, (o->n_claims + 1) * sizeof(*p));
+        if (!p) {
+                o->error = -ENOMEM;
+                return;
+        }
+        o->claims = p;
+        *ret_claims = p[o->n_claims++] = TAKE_PTR(claims);
+        *ret_n = n;
+}
+
+int l2_offline_elect(Source *s, const L2OfflineOptions *o, L2Election **ret) {
+        OfflineLiveness live = { .options = o, .now = source_now(s) };
+        SourceFilter all = {}, lease_ns = { .namespace = o->lease_namespace },
+                     config_ns = { .namespace = o->config_namespace };
+        Cache *services, *slices, *nodes, *pools, *ads;
+        L2ConfigState sc = {};
+        L2View v = {};
+        int r;
+
+        if ((r = source_cache(s, &kube_kind_service, &all, &services)) < 0 ||
+            (r = source_cache(s, &kube_kind_endpointslice, &all, &slices)) < 0 ||
+            (r = source_cache(s, &kube_kind_node, &all, &nodes)) < 0 ||
+            (r = source_cache(s, &kube_kind_lease, &lease_ns, &live.leases)) < 0 ||
+            (r = source_cache(s, &kube_kind_ipaddresspool, &config_ns, &pools)) < 0 ||
+            (r = source_cache(s, &kube_kind_l2advertisement, &config_ns, &ads)) < 0)
+                return r;
+        r = cache_foreach(live.leases, NULL, note_speaker_lease, &live);
+        if (r >= 0)
+                r = l2_config_update(&sc, pools, ads);
+        L2ViewSources src = {
+                .services = services,
+                .endpointslices = slices,
+                .nodes = nodes,
+                .lb_class = o->lb_class,
+                .node_state = offline_node_state,
+                .userdata = &live,
+                .ips_override = o->ips_override,
+                .ips_userdata = o->userdata,
+        };
+        if (r >= 0)
+                r = l2_view_build(&src, &v);
+        if (r >= 0 && live.error < 0)
+                r = live.error;
+        if (r >= 0) {
+                L2ElectionInput in = {
+                        .config = sc.config,
+                        .n_services = v.n_services,
+                        .services = v.services,
+                        .n_nodes = v.n_nodes,
+                        .nodes = v.nodes,
+                        .ignore_exclude_lb = o->ignore_exclude_lb,
+                        .failback_never = o->failback_never,
+                };
+                r = l2_election_compute(&in, ret);
+        }
+        l2_view_done(&v);
+        l2_config_done(&sc);
+        for (size_t i = 0; i < live.n_claims; i++)
+                free(live.claims[i]);
+        free(live.claims);
+        return r;
 }
