@@ -17,6 +17,7 @@
 #include "loop.h"
 #include "metrics.h"
 #include "offline_output.h"
+#include "controller_set.h"
 #include "offline_watch.h"
 #include "registry.h"
 #include "source.h"
@@ -51,9 +52,7 @@ typedef struct Manager {
         sd_event *event;
         CliOptions options;
         Source *source;
-        Controller **controllers;
-        size_t n_controllers;
-        bool started;
+        ControllerSet controllers;
         MetricFamily *leader_metric; /* berth_controller_leader (lbipam.md §12) */
 
         /* API mode */
@@ -66,27 +65,15 @@ typedef struct Manager {
         sd_event_source *sync_check;
         bool ready_sent;
 
-        /* offline mode */
-        sd_event_source *idle_check;
         sd_event_source *kick;
+
+        /* offline mode */
         OfflineWatch *watch;
         bool pass_running;
         int exit_code;
 } Manager;
 
 /* ---- controllers ----------------------------------------------------------- */
-
-static void controllers_free(Manager *m) {
-        /* reverse order: later controllers may depend on earlier ones' caches */
-        while (m->n_controllers > 0) {
-                Controller *c = m->controllers[--m->n_controllers];
-                if (c && c->free)
-                        c->free(c);
-        }
-        free(m->controllers);
-        m->controllers = NULL;
-        m->started = false;
-}
 
 static int controllers_init(Manager *m) {
         ControllerContext ctx = {
@@ -100,63 +87,13 @@ static int controllers_init(Manager *m) {
                 .flags = &controller_flags,
                 .http = m->http,
         };
-        size_t n = 0;
-
-        while (controller_registry[n].name)
-                n++;
-        m->controllers = new0(Controller *, n ? n : 1);
-        if (!m->controllers)
-                return log_oom();
-        for (size_t i = 0; i < n; i++) {
-                const ControllerRegistration *reg = &controller_registry[i];
-                Controller *c = NULL;
-                int r;
-
-                if (!cli_controller_enabled(&cli_spec, &m->options, reg->name))
-                        continue;
-                if (!reg->init) {
-                        log_debug("controller %s is not built yet; skipped", reg->name);
-                        continue;
-                }
-                r = reg->init(&ctx, &c);
-                if (r < 0)
-                        return log_error_errno(r, "controller %s: cannot start: %m", reg->name);
-                m->controllers[m->n_controllers++] = c;
-                log_debug("controller %s initialised", reg->name);
-        }
-        return 0;
-}
-
-static int controllers_start(Manager *m) {
-        if (m->started)
-                return 0;
-        m->started = true;
-        for (size_t i = 0; i < m->n_controllers; i++) {
-                Controller *c = m->controllers[i];
-                if (!c->start)
-                        continue;
-                int r = c->start(c);
-                if (r < 0)
-                        return log_error_errno(r, "controller %s: cannot start: %m", c->name);
-        }
-        return 0;
-}
-
-static bool controllers_idle(Manager *m) {
-        for (size_t i = 0; i < m->n_controllers; i++) {
-                Controller *c = m->controllers[i];
-                if (c->idle && !c->idle(c))
-                        return false;
-        }
-        return true;
+        return controller_set_init(&m->controllers, &ctx);
 }
 
 /* ---- offline --------------------------------------------------------------- */
 
 static void offline_pass_stop(Manager *m) {
-        m->idle_check = sd_event_source_disable_unref(m->idle_check);
-        m->kick = sd_event_source_disable_unref(m->kick);
-        controllers_free(m);
+        controller_set_done(&m->controllers);
         m->source = source_free(m->source);
         m->pass_running = false;
 }
@@ -202,14 +139,13 @@ static int offline_pass_finish(Manager *m) {
         return 0;
 }
 
-/* After every dispatch: has the run come to rest? */
-static int on_idle_check(sd_event_source *s, void *userdata) {
+/* The run has come to rest (controller_set.h). */
+static void on_rested(ControllerSet *set, void *userdata) {
         Manager *m = userdata;
 
-        (void) s;
-        if (!m->pass_running || source_offline_pending(m->source) > 0 || !controllers_idle(m))
-                return 0;
-        return offline_pass_finish(m);
+        (void) set;
+        if (m->pass_running)
+                (void) offline_pass_finish(m);
 }
 
 static int on_kick(sd_event_source *s, void *userdata) {
@@ -241,18 +177,12 @@ static int offline_pass_start(Manager *m) {
 
         r = controllers_init(m);
         if (r >= 0)
-                r = controllers_start(m);
+                r = controller_set_start(&m->controllers);
         if (r < 0) {
                 offline_pass_stop(m);
                 return r;
         }
-        r = sd_event_add_post(m->event, &m->idle_check, on_idle_check, m);
-        if (r >= 0)
-                r = sd_event_source_set_priority(m->idle_check, SD_EVENT_PRIORITY_IDLE);
-        if (r >= 0)
-                r = sd_event_add_defer(m->event, &m->kick, on_kick, m);
-        if (r >= 0)
-                r = sd_event_source_set_enabled(m->kick, SD_EVENT_ONESHOT);
+        r = controller_set_watch_rest(&m->controllers, m->event, m->source, on_rested, m);
         if (r < 0) {
                 offline_pass_stop(m);
                 return log_error_errno(r, "cannot set up the offline run: %m");
@@ -305,7 +235,7 @@ static int on_sync_check(sd_event_source *s, void *userdata) {
         (void) loop_notify_ready(m->loop);
         (void) loop_notify_status(m->loop, "%s", m->elector ? "caches synced, waiting for the lease" : "running");
         if (!m->elector || leader_elector_is_leader(m->elector))
-                return controllers_start(m) < 0 ? sd_event_exit(m->event, 1) : 0;
+                return controller_set_start(&m->controllers) < 0 ? sd_event_exit(m->event, 1) : 0;
         return 0;
 }
 
@@ -328,7 +258,7 @@ static void started_leading(LeaderElector *le, void *userdata) {
         (void) loop_notify_status(m->loop, "leading");
         (void) metric_set(m->leader_metric, NULL, 1);
         /* Nothing is reconciled before the caches have synced. */
-        if (m->ready_sent && controllers_start(m) < 0)
+        if (m->ready_sent && controller_set_start(&m->controllers) < 0)
                 (void) sd_event_exit(m->event, 1);
 }
 
@@ -340,7 +270,7 @@ static void stopped_leading(LeaderElector *le, void *userdata) {
         log_error("lost the lease %s/%s; exiting", m->options.leader_elect_resource_namespace,
                   m->options.leader_elect_resource_name);
         (void) metric_set(m->leader_metric, NULL, 0);
-        controllers_free(m);
+        controller_set_done(&m->controllers);
         (void) sd_event_exit(m->event, 1);
 }
 
@@ -366,7 +296,7 @@ static void on_shutdown(Loop *l, int signo, void *userdata) {
         (void) l;
         log_info("received %s, shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
         /* stop writing first, then hand the lease on (no expiry to wait for) */
-        controllers_free(m);
+        controller_set_done(&m->controllers);
         if (m->leader_metric)
                 (void) metric_set(m->leader_metric, NULL, 0);
         if (m->elector && leader_elector_is_leader(m->elector) &&
@@ -462,9 +392,8 @@ static int run_api(Manager *m) {
 }
 
 static void manager_done(Manager *m) {
-        controllers_free(m);
+        controller_set_done(&m->controllers);
         m->sync_check = sd_event_source_disable_unref(m->sync_check);
-        m->idle_check = sd_event_source_disable_unref(m->idle_check);
         m->kick = sd_event_source_disable_unref(m->kick);
         m->watch = offline_watch_free(m->watch);
         m->elector = leader_elector_free(m->elector);
