@@ -37,3 +37,20 @@ size_t recorder_count(const Recorder *r, const char *line);
 size_t recorder_count_prefix(const Recorder *r, const char *prefix);
 /* Prints the lines to stderr (on failure). */
 void recorder_dump(const Recorder *r, const char *title);
+
+/* The API path of a manifest object (apiVersion, kind, metadata.name and
+ * .namespace; a namespaced kind without a namespace goes to "default").
+ * Kinds are resolved by a small table (cluster-scoped kinds and irregular
+ * plurals of the kinds berth's manifests hold); NULL when something is
+ * missing or on -ENOMEM. */
+char *itest_object_path(const JsonValue *obj);
+/* Applies every document of a YAML manifest file with server-side apply
+ * (PATCH application/apply-patch+yaml, fieldManager=field_manager,
+ * fieldValidation=Strict), as `kubectl apply --server-side` would; with
+ * dry_run, dryRun=All (the server validates and admits, stores nothing).
+ * On a refusal prints the object's path and the server's answer and
+ * returns -EIO.  *ret_n (optional): the number of objects. */
+int itest_apply_file(ITestEnv *e, const char *file, const char *field_manager, bool dry_run, size_t *ret_n);
+/* A bearer token for ServiceAccount ns/sa from the TokenRequest API
+ * (POST .../serviceaccounts/SA/token), valid for an hour. */
+int itest_serviceaccount_token(ITestEnv *e, const char *ns, const char *sa, char **ret_token);
