@@ -247,7 +247,7 @@ static int add_service(Report *r, Source *src, const LbConfig *config, Claims *c
 int report_services(Source *s, const ReportOptions *o, const LbConfig *c, Report *r) {
         Collect col = { .options = o };
         Claims claims;
-        Cache *services;
+        Cache *services = NULL;
         int k;
 
         k = claims_init(&claims, s, o);

@@ -109,7 +109,7 @@ void lbipam_service_share_done(LbServiceShareOwned *o) {
 }
 
 bool lbipam_status_ips(const Service *s, IpAddr ret[2], size_t *ret_n) {
-        IpAddr ips[2];
+        IpAddr ips[2] = {};
         size_t n = 0;
 
         for (size_t i = 0; i < s->n_ingress; i++) {

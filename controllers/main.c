@@ -136,6 +136,10 @@ static int offline_pass_finish(Manager *m) {
                 return sd_event_exit(m->event, m->exit_code);
         }
         log_info("waiting for changes in %s", m->options.manifests);
+        /* Without --once this is a long-running service too: the first
+         * result is out, so a Type=notify unit is started (again a no-op
+         * after later passes). */
+        (void) loop_notify_ready(m->loop);
         return 0;
 }
 

@@ -302,6 +302,8 @@ int speaker_offline_run(const CliSpec *spec, const CliOptions *opts, const Speak
                 status = 2;
         } else {
                 log_info("waiting for changes in %s", opts->manifests);
+                /* The first result is out: a Type=notify unit is started. */
+                (void) loop_notify_ready(loop);
                 r = loop_run(loop);
                 status = r < 0 ? 1 : r;
         }

@@ -186,7 +186,7 @@ static char *rules_of(Fixture *f, const char *token, const char *ns) {
                                         ns);
         _cleanup_free_ char *answer = NULL;
         _cleanup_(json_doc_freep) JsonDoc *doc = NULL;
-        char *lines[256], *out;
+        char *lines[256] = {}, *out = NULL;
         size_t n = 0, size = 0;
         FILE *m;
 

@@ -526,7 +526,7 @@ static void test_step1_not_load_balancer(void **state) {
         reconcile(e, turned, &d);
         expect_ips(&d, "", NULL);
         expect_condition(&d, NULL, NULL);
-        expect_events(&d, NULL);
+        expect_events(&d, (const char *) NULL);
         assert_false(holds(e, "ns/a"));
         lb_desired_done(&d);
 }
@@ -540,7 +540,7 @@ static void test_step2_no_pools(void **state) {
         status_hand_patch(s, "192.0.2.1");
         reconcile(e, s, &d);
         expect_pending(&d, "NoPool", "no IPAddressPool is configured");
-        expect_events(&d, NULL);
+        expect_events(&d, (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -555,7 +555,7 @@ static void test_step3_no_cluster_ip(void **state) {
         reconcile(e, s, &d);
         expect_ips(&d, "", NULL);
         expect_condition(&d, NULL, NULL);
-        expect_events(&d, NULL); /* not even deprecatedAnnotation */
+        expect_events(&d, (const char *) NULL); /* not even deprecatedAnnotation */
         lb_desired_done(&d);
 }
 
@@ -571,8 +571,7 @@ static void test_step4_require_dual_stack(void **state) {
         reconcile(e, s, &d);
         expect_pending(&d, "FamilyMismatch", "Service requires dual stack but not enough clusterips [10.96.0.1]");
         expect_events(&d,
-                      "Warning not enough clusterips: Service requires dual stack but not enough clusterips [10.96.0.1]",
-                      NULL);
+                      "Warning not enough clusterips: Service requires dual stack but not enough clusterips [10.96.0.1]", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -586,13 +585,13 @@ static void test_step5_keeps_valid_ips(void **state) {
         pool(e, "p", "'addresses':['192.0.2.0/29']");
         env_build(e);
         reconcile_write(e, s, &d);
-        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", NULL);
+        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", (const char *) NULL);
         lb_desired_done(&d);
 
         /* Nothing changes: the same state, no event, no rejection. */
         reconcile_write(e, s, &d);
         expect_allocated(&d, "192.0.2.0", "p", "IP [\"192.0.2.0\"] from pool \"p\"");
-        expect_events(&d, NULL);
+        expect_events(&d, (const char *) NULL);
         assert_false(d.status_ips_rejected);
         lb_desired_done(&d);
 }
@@ -611,14 +610,14 @@ static void test_step5_1_family_undetermined(void **state) {
         expect_events(&d,
                       "Warning nolbIPsIPFamily: cannot determine the IP family of status IPs "
                       "[\"192.0.2.5\" \"2001:db8::5\" \"192.0.2.6\"]",
-                      "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", NULL);
+                      "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", (const char *) NULL);
         expect_allocated(&d, "192.0.2.0", "p", "IP [\"192.0.2.0\"] from pool \"p\"");
         lb_desired_done(&d);
 
         status_set(s, garbage, 1);
         reconcile(e, s, &d);
         expect_events(&d, "Warning nolbIPsIPFamily: cannot determine the IP family of status IPs [\"not-an-ip\"]",
-                      "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", NULL);
+                      "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -632,7 +631,7 @@ static void test_step5_2_family_changed(void **state) {
         status_hand_patch(s, "2001:db8::"); /* in the pool, but not the Service's family */
         reconcile(e, s, &d);
         expect_allocated(&d, "192.0.2.0", "p", "IP [\"192.0.2.0\"] from pool \"p\"");
-        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", NULL); /* cleared silently */
+        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", (const char *) NULL); /* cleared silently */
         assert_false(d.status_ips_rejected);
         lb_desired_done(&d);
 }
@@ -654,7 +653,7 @@ static void test_x5_status_outside_pools(void **state) {
         expect_events(&d,
                       "Normal ClearAssignment: current IP for \"ns/a\" not allowed by config, will attempt for new IP "
                       "assignment: [\"203.0.113.9\"] is not allowed in config",
-                      "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", NULL);
+                      "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", (const char *) NULL);
         assert_true(d.status_ips_rejected);
         lb_desired_done(&d);
 }
@@ -676,7 +675,7 @@ static void test_step5_3_collision_with_other_service(void **state) {
         expect_events(&d,
                       "Normal ClearAssignment: current IP for \"ns/b\" not allowed by config, will attempt for new IP "
                       "assignment: can't change sharing key for \"ns/b\", address also in use by ns/a",
-                      "Normal IPAllocated: Assigned IP [\"192.0.2.1\"]", NULL);
+                      "Normal IPAllocated: Assigned IP [\"192.0.2.1\"]", (const char *) NULL);
         assert_true(d.status_ips_rejected);
         lb_desired_done(&d);
 }
@@ -701,7 +700,7 @@ static void test_step5_3_pool_no_longer_compatible(void **state) {
         expect_events(&d,
                       "Normal ClearAssignment: current IP for \"web/a\" not allowed by config, will attempt for new IP "
                       "assignment: pool p not compatible for ip assignment",
-                      "Normal IPAllocated: Assigned IP [\"198.51.100.0\"]", NULL);
+                      "Normal IPAllocated: Assigned IP [\"198.51.100.0\"]", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -721,7 +720,7 @@ static void test_step5_4_pool_annotation_changed(void **state) {
 
         reconcile(e, moved, &d);
         expect_allocated(&d, "198.51.100.0", "q", "IP [\"198.51.100.0\"] from pool \"q\"");
-        expect_events(&d, "Normal IPAllocated: Assigned IP [\"198.51.100.0\"]", NULL);
+        expect_events(&d, "Normal IPAllocated: Assigned IP [\"198.51.100.0\"]", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -742,12 +741,12 @@ static void test_step5_5_request_changed(void **state) {
         /* A request equal to the status (as addresses) keeps it. */
         reconcile(e, same, &d);
         expect_allocated(&d, "192.0.2.0", "p", "IP [\"192.0.2.0\"] from pool \"p\"");
-        expect_events(&d, NULL);
+        expect_events(&d, (const char *) NULL);
         lb_desired_done(&d);
 
         reconcile(e, asks, &d);
         expect_allocated(&d, "192.0.2.5", "p", "IP [\"192.0.2.5\"] from pool \"p\"");
-        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.5\"]", NULL);
+        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.5\"]", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -766,8 +765,7 @@ static void test_step5_5_infeasible_request_leaves_pending(void **state) {
         /* As MetalLB: the old IP goes, the Service stays pending, the condition says why. */
         reconcile(e, asks, &d);
         expect_pending(&d, "NotAllowed", "[\"203.0.113.1\"] is not allowed in config");
-        expect_events(&d, "Warning AllocationFailed: Failed to allocate IP for \"ns/a\": [\"203.0.113.1\"] is not allowed in config",
-                      NULL);
+        expect_events(&d, "Warning AllocationFailed: Failed to allocate IP for \"ns/a\": [\"203.0.113.1\"] is not allowed in config", (const char *) NULL);
         assert_false(holds(e, "ns/a"));
         lb_desired_done(&d);
 }
@@ -787,8 +785,7 @@ static void test_step5_6_invalid_request_keeps_ips(void **state) {
         reconcile(e, bad, &d);
         /* InvalidRequest only while the Service has no IP: this one stays Allocated. */
         expect_allocated(&d, "192.0.2.0", "p", "IP [\"192.0.2.0\"] from pool \"p\"");
-        expect_events(&d, "Warning LoadBalancerFailed: invalid requested loadbalancer IPs: \"nope\" is not an IP address",
-                      NULL);
+        expect_events(&d, "Warning LoadBalancerFailed: invalid requested loadbalancer IPs: \"nope\" is not an IP address", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -803,15 +800,14 @@ static void test_step6_second_family_when_pool_gains_it(void **state) {
         env_build(e);
         reconcile_write(e, s, &d);
         expect_allocated(&d, "192.0.2.0", "p", "IP [\"192.0.2.0\"] from pool \"p\"");
-        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", NULL);
+        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", (const char *) NULL);
         lb_desired_done(&d);
 
         /* Every reconcile tries again (the wiring suppresses the repeat). */
         reconcile_write(e, s, &d);
         expect_events(&d,
                       "Normal AdditionalAssignFailed: Failed to allocate additional IP for \"ns/a\": no available IPv6 "
-                      "addresses in pool p",
-                      NULL);
+                      "addresses in pool p", (const char *) NULL);
         lb_desired_done(&d);
 
         /* The pool gains IPv6: the Service is upgraded in place. */
@@ -820,12 +816,12 @@ static void test_step6_second_family_when_pool_gains_it(void **state) {
         env_build(e);
         reconcile_write(e, s, &d);
         expect_allocated(&d, "192.0.2.0 2001:db8::", "p", "IP [\"192.0.2.0\" \"2001:db8::\"] from pool \"p\"");
-        expect_events(&d, "Normal IPAllocated: Assigned additional IP \"2001:db8::\"", NULL);
+        expect_events(&d, "Normal IPAllocated: Assigned additional IP \"2001:db8::\"", (const char *) NULL);
         lb_desired_done(&d);
 
         reconcile_write(e, s, &d);
         expect_ips(&d, "192.0.2.0 2001:db8::", "p");
-        expect_events(&d, NULL);
+        expect_events(&d, (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -850,13 +846,12 @@ static void test_step6_not_for_requested_or_draining(void **state) {
         /* A requested single IP is what the user asked for: no second family. */
         reconcile(e, asks, &d);
         expect_ips(&d, "192.0.2.3", "p");
-        expect_events(&d, NULL);
+        expect_events(&d, (const char *) NULL);
         lb_desired_done(&d);
         /* Never from a draining pool. */
         reconcile(e, s, &d);
         expect_allocated(&d, "192.0.2.0", "p", "IP [\"192.0.2.0\"] from pool \"p\"");
-        expect_events(&d, "Normal AdditionalAssignFailed: Failed to allocate additional IP for \"ns/b\": pool p is draining",
-                      NULL);
+        expect_events(&d, "Normal AdditionalAssignFailed: Failed to allocate additional IP for \"ns/b\": pool p is draining", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -916,7 +911,7 @@ static void test_tiers_and_priority_order(void **state) {
         /* Everything the namespace may use is taken; "other" and "sel" stay out of reach. */
         reconcile(e, svc(e, "web", "last"), &d);
         expect_pending(&d, "PoolExhausted", "no available IPs");
-        expect_events(&d, "Warning AllocationFailed: Failed to allocate IP for \"web/last\": no available IPs", NULL);
+        expect_events(&d, "Warning AllocationFailed: Failed to allocate IP for \"web/last\": no available IPs", (const char *) NULL);
         lb_desired_done(&d);
 
         /* A serviceSelector matches the Service's own labels. */
@@ -957,7 +952,7 @@ static void test_x3_avoid_buggy_ips(void **state) {
         }
         reconcile(e, svc(e, "ns", "s4"), &d);
         expect_pending(&d, "PoolExhausted", "no available IPs");
-        expect_events(&d, "Warning AllocationFailed: Failed to allocate IP for \"ns/s4\": no available IPs", NULL);
+        expect_events(&d, "Warning AllocationFailed: Failed to allocate IP for \"ns/s4\": no available IPs", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -974,8 +969,7 @@ static void test_x4_named_pool_lacks_family(void **state) {
         reconcile(e, svc_with(e, "ns", "a", "'annotations':{'metallb.io/address-pool':'p'}", NULL), &d);
         expect_pending(&d, "PoolExhausted", "no available IPv4 addresses in pool p");
         expect_events(&d,
-                      "Warning AllocationFailed: Failed to allocate IP for \"ns/a\": no available IPv4 addresses in pool p",
-                      NULL);
+                      "Warning AllocationFailed: Failed to allocate IP for \"ns/a\": no available IPv4 addresses in pool p", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -997,7 +991,7 @@ static void test_named_pool_errors(void **state) {
 
         reconcile(e, svc_with(e, "ns", "b", "'annotations':{'metallb.io/address-pool':'nope'}", NULL), &d);
         expect_pending(&d, "NoPool", "unknown pool \"nope\"");
-        expect_events(&d, "Warning AllocationFailed: Failed to allocate IP for \"ns/b\": unknown pool \"nope\"", NULL);
+        expect_events(&d, "Warning AllocationFailed: Failed to allocate IP for \"ns/b\": unknown pool \"nope\"", (const char *) NULL);
         lb_desired_done(&d);
 
         reconcile(e, svc_with(e, "ns", "c", "'annotations':{'metallb.io/address-pool':'web'}", NULL), &d);
@@ -1022,7 +1016,7 @@ static void test_requested_ips(void **state) {
 
         reconcile_write(e, svc_with(e, "ns", "in", NULL, "'loadBalancerIP':'192.0.2.6'"), &d);
         expect_allocated(&d, "192.0.2.6", "p", "IP [\"192.0.2.6\"] from pool \"p\"");
-        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.6\"]", NULL);
+        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.6\"]", (const char *) NULL);
         lb_desired_done(&d);
 
         reconcile(e, svc_with(e, "ns", "out", NULL, "'loadBalancerIP':'203.0.113.1'"), &d);
@@ -1035,8 +1029,7 @@ static void test_requested_ips(void **state) {
                        "requested loadBalancer IP(s) [\"2001:db8::5\"] does not match the ipFamily of the service");
         expect_events(&d,
                       "Warning AllocationFailed: Failed to allocate IP for \"ns/fam\": requested loadBalancer IP(s) "
-                      "[\"2001:db8::5\"] does not match the ipFamily of the service",
-                      NULL);
+                      "[\"2001:db8::5\"] does not match the ipFamily of the service", (const char *) NULL);
         lb_desired_done(&d);
         reconcile(e, svc_with(e, "ns", "two", "'annotations':{'metallb.io/loadBalancerIPs':'192.0.2.5,2001:db8::5'}", NULL),
                   &d);
@@ -1069,8 +1062,7 @@ static void test_invalid_request_pending(void **state) {
                        "invalid requested loadbalancer IPs: \"192.0.2.1\" \"192.0.2.2\" has the same family");
         expect_events(&d,
                       "Warning LoadBalancerFailed: invalid requested loadbalancer IPs: \"192.0.2.1\" \"192.0.2.2\" has the "
-                      "same family",
-                      NULL);
+                      "same family", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -1106,7 +1098,7 @@ static void test_retry_picks_same_address(void **state) {
         /* The write failed (or is in flight): the retry does not move to .1. */
         reconcile(e, a, &d);
         expect_ips(&d, "192.0.2.0", "p");
-        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", NULL);
+        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -1137,7 +1129,7 @@ static void test_require_dual_stack(void **state) {
                                    "'ipFamilies':['IPv6','IPv4'],'ipFamilyPolicy':'RequireDualStack','ports':[{'port':80}]"),
                         &d);
         expect_allocated(&d, "2001:db8:1:: 198.51.100.0", "c", "IP [\"2001:db8:1::\" \"198.51.100.0\"] from pool \"c\"");
-        expect_events(&d, "Normal IPAllocated: Assigned IP [\"2001:db8:1::\" \"198.51.100.0\"]", NULL);
+        expect_events(&d, "Normal IPAllocated: Assigned IP [\"2001:db8:1::\" \"198.51.100.0\"]", (const char *) NULL);
         lb_desired_done(&d);
 
         /* No single pool has both any more: eligible pools never could → NoPool. */
@@ -1226,8 +1218,7 @@ static void test_sharing(void **state) {
         expect_pending(&d, "SharingConflict", "can't change sharing key for \"ns/e\", address also in use by ns/a,ns/b");
         expect_events(&d,
                       "Warning AllocationFailed: Failed to allocate IP for \"ns/e\": can't change sharing key for \"ns/e\", "
-                      "address also in use by ns/a,ns/b",
-                      NULL);
+                      "address also in use by ns/a,ns/b", (const char *) NULL);
         lb_desired_done(&d);
         /* Two Services without any key. */
         reconcile_write(e, svc(e, "ns", "f"), &d);
@@ -1256,7 +1247,7 @@ static void test_drain(void **state) {
         /* The holder keeps its IP and passes re-validation. */
         reconcile(e, holder, &d);
         expect_allocated(&d, "192.0.2.0", "p", "IP [\"192.0.2.0\"] from pool \"p\"");
-        expect_events(&d, NULL);
+        expect_events(&d, (const char *) NULL);
         lb_desired_done(&d);
         /* Nothing new: not automatic, not by annotation, not by requested IP. */
         reconcile(e, svc(e, "ns", "auto"), &d);
@@ -1289,7 +1280,7 @@ static void test_unadvertised_pool(void **state) {
         reconcile(e, svc(e, "ns", "a"), &d);
         expect_allocated(&d, "192.0.2.0", "p",
                          "IP [\"192.0.2.0\"] from pool \"p\"; pool \"p\" has no L2Advertisement, nothing announces this IP");
-        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", NULL);
+        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", (const char *) NULL);
         lb_desired_done(&d);
         reconcile(e, svc_with(e, "ns", "b", "'annotations':{'metallb.io/address-pool':'q'}", NULL), &d);
         expect_allocated(&d, "198.51.100.0", "q", "IP [\"198.51.100.0\"] from pool \"q\"");
@@ -1311,14 +1302,13 @@ static void test_advertisement_deselects_service(void **state) {
                       "Warning NoL2Advertisement: IP \"192.0.2.0\" from pool p is not covered by any L2Advertisement; "
                       "nothing will announce it",
                       "Warning NoL2Advertisement: IP \"2001:db8::\" from pool p is not covered by any L2Advertisement; "
-                      "nothing will announce it",
-                      NULL);
+                      "nothing will announce it", (const char *) NULL);
         lb_desired_done(&d);
 
         /* A selected Service gets neither. */
         reconcile(e, svc_with(e, "ns", "b", "'labels':{'expose':'yes'}", NULL), &d);
         expect_allocated(&d, "192.0.2.1", "p", "IP [\"192.0.2.1\"] from pool \"p\"");
-        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.1\"]", NULL);
+        expect_events(&d, "Normal IPAllocated: Assigned IP [\"192.0.2.1\"]", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -1332,12 +1322,11 @@ static void test_deprecated_annotation_event(void **state) {
         reconcile_write(e, s, &d);
         expect_ips(&d, "192.0.2.0", "p");
         expect_events(&d, "Warning deprecatedAnnotation: Service uses deprecated annotation metallb.universe.tf/address-pool",
-                      "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", NULL);
+                      "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", (const char *) NULL);
         lb_desired_done(&d);
         /* Every reconcile that relies on it says so; the wiring de-duplicates. */
         reconcile(e, s, &d);
-        expect_events(&d, "Warning deprecatedAnnotation: Service uses deprecated annotation metallb.universe.tf/address-pool",
-                      NULL);
+        expect_events(&d, "Warning deprecatedAnnotation: Service uses deprecated annotation metallb.universe.tf/address-pool", (const char *) NULL);
         lb_desired_done(&d);
 }
 
@@ -1401,8 +1390,7 @@ static void test_phase1_never_allocates(void **state) {
         expect_ips(&d, "", NULL);
         expect_events(&d,
                       "Normal ClearAssignment: current IP for \"ns/moved\" not allowed by config, will attempt for new IP "
-                      "assignment: [\"203.0.113.1\"] is not allowed in config",
-                      NULL);
+                      "assignment: [\"203.0.113.1\"] is not allowed in config", (const char *) NULL);
         assert_false(holds(e, "ns/moved"));
         lb_desired_done(&d);
         reconcile(e, pending, &d);
@@ -1413,7 +1401,7 @@ static void test_phase1_never_allocates(void **state) {
         reconcile(e, dual, &d);
         assert_true(d.deferred);
         expect_allocated(&d, "192.0.2.5", "p", "IP [\"192.0.2.5\"] from pool \"p\"");
-        expect_events(&d, NULL);
+        expect_events(&d, (const char *) NULL);
         lb_desired_done(&d);
 
         e->phase1 = false;
@@ -1464,7 +1452,7 @@ static void test_x8_shrink(void **state) {
         expect_events(&d,
                       "Normal ClearAssignment: current IP for \"ns/a\" not allowed by config, will attempt for new IP "
                       "assignment: [\"192.0.2.3\"] is not allowed in config",
-                      "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", NULL);
+                      "Normal IPAllocated: Assigned IP [\"192.0.2.0\"]", (const char *) NULL);
         lb_desired_done(&d);
 }
 
