@@ -16,6 +16,7 @@ typedef struct ApiCache {
         Cache *cache;
         Informer *informer;
         unsigned n_uses;             /* asks not yet released */
+        char *warned;                /* the last error logged as a warning */
 } ApiCache;
 
 typedef struct ApiSource {
@@ -44,7 +45,26 @@ static void api_cache_free(ApiCache *c) {
         informer_free(c->informer);
         cache_free(c->cache);
         source_cache_key_done(&c->key);
+        free(c->warned);
         free(c);
+}
+
+/* Until a cache has synced nothing is reconciled, so a list that keeps
+ * failing (a missing CRD or namespace, a 403 from RBAC) would leave the
+ * binary silently unready: say why, once per distinct error.  Later
+ * failures are dropped watches that the informer resumes on its own. */
+static void on_informer_error(Informer *i, int error, const char *message, void *userdata) {
+        ApiCache *c = userdata;
+
+        (void) error;
+        if (informer_synced(i) || streq_ptr(c->warned, message))
+                return;
+        free(c->warned);
+        c->warned = message ? strdup(message) : NULL;
+        log_warning("cannot list %s%s%s%s%s: %s; retrying (nothing is reconciled until it succeeds%s)",
+                    c->key.kind->resource, isempty(c->key.kind->group) ? "" : ".", strempty(c->key.kind->group),
+                    c->key.namespace ? " in " : "", strempty(c->key.namespace), strempty(message),
+                    streq(c->key.kind->group, "metallb.io") ? "; are the metallb.io CRDs installed?" : "");
 }
 
 static int api_cache(Source *src, const KubeKind *kind, const SourceFilter *filter, Cache **ret) {
@@ -71,7 +91,8 @@ static int api_cache(Source *src, const KubeKind *kind, const SourceFilter *filt
                 r = cache_new(kind, &c->cache);
         if (r >= 0) {
                 SourceFilter f = source_cache_key_filter(&c->key);
-                r = informer_new(s->base.event, s->client, kind, &f, c->cache, NULL, &c->informer);
+                InformerOptions io = { .on_error = on_informer_error, .userdata = c };
+                r = informer_new(s->base.event, s->client, kind, &f, c->cache, &io, &c->informer);
         }
         if (r >= 0)
                 r = informer_start(c->informer);

@@ -349,6 +349,49 @@ static void test_ipaddresspool(void **state _unused_) {
                             "spec.serviceAllocation.namespaceSelectors[0].matchLabels.a: expected a string");
 }
 
+/* What lbipam re-reads its configuration for: spec, labels, annotations;
+ * never its own status writes (bench-lbipam found that loop). */
+static void test_ipaddresspool_config_equal(void **state _unused_) {
+        _cleanup_(strpool_freep) StrPool *pool = strpool_new();
+        static const char *const texts[] = {
+                /* 0: the base, 1: only status differs */
+                "{'metadata':{'name':'p','labels':{'a':'b'}},'spec':{'addresses':['10.0.0.0/24'],"
+                "'serviceAllocation':{'namespaces':['x'],'serviceSelectors':[{'matchExpressions':[{'key':'k',"
+                "'operator':'In','values':['v']}]}]}},'status':{'assignedIPv4':0}}",
+                "{'metadata':{'name':'p','labels':{'a':'b'},'resourceVersion':'9'},'spec':{'addresses':['10.0.0.0/24'],"
+                "'serviceAllocation':{'namespaces':['x'],'serviceSelectors':[{'matchExpressions':[{'key':'k',"
+                "'operator':'In','values':['v']}]}]}},'status':{'assignedIPv4':5}}",
+                /* 2..5: one configuration input differs each */
+                "{'metadata':{'name':'p','labels':{'a':'b'}},'spec':{'addresses':['10.0.1.0/24'],"
+                "'serviceAllocation':{'namespaces':['x'],'serviceSelectors':[{'matchExpressions':[{'key':'k',"
+                "'operator':'In','values':['v']}]}]}}}",
+                "{'metadata':{'name':'p','labels':{'a':'b'},'annotations':{'berth.io/drain':'true'}},'spec':"
+                "{'addresses':['10.0.0.0/24'],'serviceAllocation':{'namespaces':['x'],'serviceSelectors':"
+                "[{'matchExpressions':[{'key':'k','operator':'In','values':['v']}]}]}}}",
+                "{'metadata':{'name':'p','labels':{'a':'c'}},'spec':{'addresses':['10.0.0.0/24'],"
+                "'serviceAllocation':{'namespaces':['x'],'serviceSelectors':[{'matchExpressions':[{'key':'k',"
+                "'operator':'In','values':['v']}]}]}}}",
+                "{'metadata':{'name':'p','labels':{'a':'b'}},'spec':{'addresses':['10.0.0.0/24'],"
+                "'serviceAllocation':{'namespaces':['x'],'serviceSelectors':[{'matchExpressions':[{'key':'k',"
+                "'operator':'In','values':['w']}]}]}}}",
+        };
+        KubeObject *o[ELEMENTSOF(texts)] = {};
+
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+                _cleanup_free_ char *json = strdup(texts[i]);
+                assert_non_null(json);
+                for (char *c = json; *c; c++)
+                        if (*c == '\'')
+                                *c = '"';
+                assert_int_equal(decode_text(&kube_kind_ipaddresspool, json, pool, &o[i], NULL), 0);
+        }
+        assert_true(ipaddresspool_config_equal(IPADDRESSPOOL(o[0]), IPADDRESSPOOL(o[1])));
+        for (size_t i = 2; i < ELEMENTSOF(texts); i++)
+                assert_false(ipaddresspool_config_equal(IPADDRESSPOOL(o[0]), IPADDRESSPOOL(o[i])));
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++)
+                kube_object_unref(o[i]);
+}
+
 static void test_l2advertisement(void **state _unused_) {
         _cleanup_(strpool_freep) StrPool *pool = strpool_new();
         _cleanup_(kube_object_unrefp) KubeObject *o = decode_fixture(NULL, "l2advertisement.json", pool);
@@ -412,6 +455,7 @@ int main(void) {
                 cmocka_unit_test(test_lease),
                 cmocka_unit_test(test_event),
                 cmocka_unit_test(test_ipaddresspool),
+                cmocka_unit_test(test_ipaddresspool_config_equal),
                 cmocka_unit_test(test_l2advertisement),
                 cmocka_unit_test(test_every_fixture_releases_pool),
         };

@@ -296,13 +296,21 @@ int strlist_encode(const StrList *l, yajl_gen g) {
         return json_gen_array_close(g);
 }
 
-bool strlist_equal(const StrList *a, const StrList *b) {
-        if (a->n != b->n)
+static bool strings_equal(const char *const *a, size_t na, const char *const *b, size_t nb) {
+        if (na != nb)
                 return false;
-        for (size_t i = 0; i < a->n; i++)
-                if (!streq(a->items[i], b->items[i]))
+        for (size_t i = 0; i < na; i++)
+                if (!streq(a[i], b[i]))
                         return false;
         return true;
+}
+
+bool strlist_equal(const StrList *a, const StrList *b) {
+        return strings_equal((const char *const *) a->items, a->n, (const char *const *) b->items, b->n);
+}
+
+bool internlist_equal(const InternList *a, const InternList *b) {
+        return strings_equal(a->items, a->n, b->items, b->n);
 }
 
 /* ---- InternList ---------------------------------------------------------- */

@@ -76,6 +76,8 @@ typedef struct InternList {
         const char **items;
 } InternList;
 
+/* Same strings in the same order (interned strings may come from different pools). */
+bool internlist_equal(const InternList *a, const InternList *b);
 int internlist_decode(StrPool *pool, const JsonValue *o, const char *key, InternList *ret, char **err,
                       const char *pfmt, ...) _printf_(6, 7);
 void internlist_done(InternList *l, StrPool *pool);

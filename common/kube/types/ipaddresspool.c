@@ -10,6 +10,16 @@ bool ipaddresspool_is_draining(const IPAddressPool *p) {
         return streq_ptr(strmap_get(&p->object.meta.annotations, IPADDRESSPOOL_ANNOTATION_DRAIN), "true");
 }
 
+bool ipaddresspool_config_equal(const IPAddressPool *a, const IPAddressPool *b) {
+        return strlist_equal(&a->addresses, &b->addresses) && a->auto_assign == b->auto_assign &&
+               a->avoid_buggy_ips == b->avoid_buggy_ips && a->has_service_allocation == b->has_service_allocation &&
+               a->priority == b->priority && internlist_equal(&a->namespaces, &b->namespaces) &&
+               label_selectors_equal(&a->namespace_selectors, &b->namespace_selectors) &&
+               label_selectors_equal(&a->service_selectors, &b->service_selectors) &&
+               strmap_equal(&a->object.meta.labels, &b->object.meta.labels) &&
+               strmap_equal(&a->object.meta.annotations, &b->object.meta.annotations);
+}
+
 static void pool_destroy(KubeObject *o) {
         IPAddressPool *p = (IPAddressPool *) o;
         strlist_done(&p->addresses);

@@ -35,3 +35,6 @@ static inline const IPAddressPool *IPADDRESSPOOL(const KubeObject *o) {
 
 /* berth.io/drain: "true" exactly (lbipam.md §13.5). */
 bool ipaddresspool_is_draining(const IPAddressPool *p);
+/* Same spec, labels and annotations: what the configuration is built
+ * from.  A status-only update (berth's own counters) compares equal. */
+bool ipaddresspool_config_equal(const IPAddressPool *a, const IPAddressPool *b);

@@ -92,6 +92,27 @@ bool label_selector_is_empty(const LabelSelector *s) {
         return s->match_labels.n == 0 && s->n_expressions == 0;
 }
 
+static bool label_selector_equal(const LabelSelector *a, const LabelSelector *b) {
+        if (!strmap_equal(&a->match_labels, &b->match_labels) || a->n_expressions != b->n_expressions)
+                return false;
+        for (size_t i = 0; i < a->n_expressions; i++) {
+                const LabelSelectorRequirement *x = &a->expressions[i], *y = &b->expressions[i];
+                if (!streq_ptr(x->key, y->key) || !streq_ptr(x->operator_name, y->operator_name) ||
+                    !internlist_equal(&x->values, &y->values))
+                        return false;
+        }
+        return true;
+}
+
+bool label_selectors_equal(const LabelSelectors *a, const LabelSelectors *b) {
+        if (a->n != b->n)
+                return false;
+        for (size_t i = 0; i < a->n; i++)
+                if (!label_selector_equal(&a->items[i], &b->items[i]))
+                        return false;
+        return true;
+}
+
 int label_selector_encode(const LabelSelector *s, yajl_gen g) {
         RET_NERRNO(json_gen_map_open(g));
         if (s->match_labels.n > 0) {

@@ -40,6 +40,8 @@ void label_selector_done(LabelSelector *s, StrPool *pool);
 size_t label_selector_memory_size(const LabelSelector *s);
 int label_selector_encode(const LabelSelector *s, yajl_gen g);
 bool label_selector_is_empty(const LabelSelector *s);
+/* Same requirements as written, in the same order. */
+bool label_selectors_equal(const LabelSelectors *a, const LabelSelectors *b);
 
 /* o[key] as an array of selectors; absent gives an empty list. */
 int label_selectors_decode(StrPool *pool, const JsonValue *o, const char *key, LabelSelectors *ret, char **err,
