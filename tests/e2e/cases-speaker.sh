@@ -130,7 +130,7 @@ speaker_start() {
 # IPv4: the elected node, and only it, answers; nodeAssigned, the metric
 # and the lease's berth.io/announcing say the same.
 speaker_ipv4() {
-	local ip=$E2E_NET4.70 owner n ev m
+	local ip=$E2E_NET4.70 owner ev m
 	speakers_up && svc_up e2e-v4 "$ip" Cluster node-a || return 1
 	owner=$(e2e_owner "$ip" "${E2E_NODES[@]}")
 	expect_owner "$ip" "$owner" 5000 || return 1
@@ -139,14 +139,7 @@ speaker_ipv4() {
 		{ fail "no nodeAssigned event for e2e-v4"; return 1; }
 	[ "$ev" = "Normal|Announce|berth.io/speaker|announcing from node \"$owner\" with protocol \"layer2\"" ] ||
 		{ fail "nodeAssigned event: $ev"; return 1; }
-	for n in "${E2E_NODES[@]}"; do
-		m=$(e2e_speaker_metrics "$n" | grep '^metallb_speaker_announced{' | grep -c "ip=\"$ip\"")
-		if [ "$n" = "$owner" ]; then
-			[ "$m" = 1 ] || { fail "$n (owner) has no metallb_speaker_announced series for $ip"; return 1; }
-		else
-			[ "$m" = 0 ] || { fail "$n (not the owner) exports metallb_speaker_announced for $ip"; return 1; }
-		fi
-	done
+	e2e_metric_only_on "$ip" "$owner" || return 1
 	m=$(kapi_get "/apis/coordination.k8s.io/v1/namespaces/berth-system/leases/berth-speaker-$owner" |
 		jq -r '.metadata.annotations["berth.io/announcing"] // ""')
 	[[ ",$m," == *",$ip,"* ]] || { fail "$owner's lease announces '$m', not $ip"; return 1; }

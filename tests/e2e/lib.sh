@@ -168,25 +168,7 @@ e2e_api_up() {
 	E2E_CA=$E2E_PLANE/pki/ca.crt
 	# What the speakers use: the LAN address, the serving certificate's
 	# name (it names 127.0.0.1 and localhost only), the speaker's token.
-	cat > "$E2E_WORK/kubeconfig-speaker" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: e2e
-  cluster:
-    server: https://$E2E_API_IP4:$E2E_API_PORT
-    tls-server-name: localhost
-    certificate-authority-data: $(base64 -w0 < "$E2E_CA")
-users:
-- name: berth-speaker
-  user:
-    token: $E2E_SPEAKER_TOKEN
-contexts:
-- name: e2e
-  context: {cluster: e2e, user: berth-speaker}
-current-context: e2e
-EOF
-	chmod 600 "$E2E_WORK/kubeconfig-speaker"
+	e2e_kubeconfig "$E2E_WORK/kubeconfig-speaker" berth-speaker "$E2E_SPEAKER_TOKEN"
 }
 
 # kapi METHOD PATH [CONTENT-TYPE]: the admin's request from inside the api
@@ -423,6 +405,20 @@ e2e_speaker_metrics() {
 	ip netns exec "$(e2e_node_ns "$1")" curl -s -m 2 http://127.0.0.1:7472/metrics
 }
 
+# e2e_metric_only_on IP NODE: NODE's speaker, and no other, exports the
+# metallb_speaker_announced series of IP.
+e2e_metric_only_on() {
+	local ip=$1 owner=$2 n m
+	for n in "${E2E_NODES[@]}"; do
+		m=$(e2e_speaker_metrics "$n" | grep '^metallb_speaker_announced{' | grep -c "ip=\"$ip\"")
+		if [ "$n" = "$owner" ]; then
+			[ "$m" = 1 ] || { fail "$n (the owner) has no metallb_speaker_announced series for $ip"; return 1; }
+		else
+			[ "$m" = 0 ] || { fail "$n (not the owner) exports metallb_speaker_announced for $ip"; return 1; }
+		fi
+	done
+}
+
 # ---- the client's view ----------------------------------------------------
 
 # e2e_neigh NS IP: the MAC the kernel of NS holds for IP ("" if none).
@@ -502,4 +498,62 @@ e2e_case() {
 		echo "--- FAIL  $name (${dt} ms)"
 		E2E_FAIL=$((E2E_FAIL + 1))
 	fi
+}
+
+# ---- identities for the full path (cases-fullpath.sh) -------------------------
+
+# e2e_kubeconfig FILE USER TOKEN: a kubeconfig for USER's bearer TOKEN that
+# reaches the apiserver at its LAN address, as the speakers' does.
+e2e_kubeconfig() {
+	local file=$1 user=$2 token=$3
+	cat > "$file" <<KC
+apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster:
+    server: https://$E2E_API_IP4:$E2E_API_PORT
+    tls-server-name: localhost
+    certificate-authority-data: $(base64 -w0 < "$E2E_CA")
+users:
+- name: $user
+  user:
+    token: $token
+contexts:
+- name: e2e
+  context: {cluster: e2e, user: $user}
+current-context: e2e
+KC
+	chmod 600 "$file"
+}
+
+# e2e_sa_token NAMESPACE NAME: a one-hour token of that ServiceAccount
+# (TokenRequest, as the kubelet gets a pod's projected token).
+e2e_sa_token() {
+	printf '{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600}}' |
+		kapi POST "/api/v1/namespaces/$1/serviceaccounts/$2/token" application/json | jq -er .status.token
+}
+
+# e2e_apply FILE: creates every document of a manifest file (the kinds the
+# RBAC manifests hold), server-side validated like `kubectl create -f`.
+# Documents are split at "---" lines; kind and metadata.namespace are read
+# from their top-level and two-space-indented lines.
+e2e_apply() {
+	local file=$1 dir doc kind ns path
+	dir=$(mktemp -d "$E2E_WORK/apply.XXXXXX")
+	awk -v d="$dir" 'BEGIN { n = 0 } /^---/ { n++; next } { print > (d "/" sprintf("%03d", n) ".yaml") }' "$file"
+	for doc in "$dir"/*.yaml; do
+		kind=$(awk '/^kind:/ { print $2; exit }' "$doc")
+		ns=$(awk '/^metadata:/ { m = 1; next } /^[^ ]/ { m = 0 } m && /^  namespace:/ { print $2; exit }' "$doc")
+		case $kind in
+		ServiceAccount) path=/api/v1/namespaces/$ns/serviceaccounts ;;
+		Namespace) path=/api/v1/namespaces ;;
+		ClusterRole | ClusterRoleBinding) path=/apis/rbac.authorization.k8s.io/v1/${kind,,}s ;;
+		Role | RoleBinding) path=/apis/rbac.authorization.k8s.io/v1/namespaces/$ns/${kind,,}s ;;
+		"") continue ;;
+		*) e2e_log "e2e_apply: $file: kind $kind is not handled"; return 1 ;;
+		esac
+		kapi_create "$path" < "$doc" || { e2e_log "e2e_apply: cannot create the $kind of $doc ($file)"; return 1; }
+	done
+	rm -rf "$dir"
 }

@@ -1,8 +1,11 @@
 #!/bin/bash
 # The network e2e tier (`make check-e2e`): berth-speaker in network
 # namespaces this script creates, the client's kernel as the ARP/NDP peer
-# (tests/e2e/lib.sh has the topology).  Needs root (network namespaces,
-# raw sockets) and the control plane of tests/envtest/build.sh.
+# (tests/e2e/lib.sh has the topology); then the full path, berth-controller
+# and the real kube-proxy with it (cases-fullpath.sh).  Needs root (network
+# namespaces, raw sockets) and the control plane of tests/envtest/build.sh
+# (with kube-proxy: built here, once per machine, when absent and Go is
+# installed).
 #
 #   tests/e2e/run.sh BUILDDIR [CASE...]
 #
@@ -14,7 +17,9 @@
 #
 # Environment: BERTH_E2E_LEASE_DURATION / BERTH_E2E_LEASE_RENEW (speaker
 # flags, default 2s / 500ms), BERTH_E2E_KEEP=1 keeps the logs and the
-# control plane directory, BERTH_E2E_PREFIX names the namespaces.
+# control plane directory, BERTH_E2E_PREFIX names the namespaces,
+# BERTH_E2E_PROXY_MODE is kube-proxy's mode (iptables, the default, or
+# nftables), BERTH_E2E_KUBE_PROXY / BERTH_E2E_CONTROLLER name the binaries.
 set -uo pipefail
 
 [ $# -ge 1 ] || { echo "usage: run.sh BUILDDIR [CASE...]" >&2; exit 2; }
@@ -24,9 +29,12 @@ E2E_SRCDIR=$(cd "$(dirname "$0")/../.." && pwd)
 . "$E2E_SRCDIR/tests/e2e/lib.sh"
 . "$E2E_SRCDIR/tests/e2e/cases-harness.sh"
 . "$E2E_SRCDIR/tests/e2e/cases-speaker.sh"
+. "$E2E_SRCDIR/tests/e2e/cases-fullpath.sh"
 
 E2E_ARP=$builddir/tests/e2e/e2e-arp
 E2E_SPEAKER=${BERTH_E2E_SPEAKER:-$builddir/berth-speaker}
+E2E_CONTROLLER=${BERTH_E2E_CONTROLLER:-$builddir/berth-controller}
+E2E_HTTP=$builddir/tests/e2e/e2e-http
 E2E_OUT=$builddir/tests/e2e
 E2E_LOGDIR=$E2E_OUT
 mkdir -p "$E2E_OUT"
@@ -37,6 +45,7 @@ all_cases=(
 	speaker_start speaker_ipv4 speaker_ipv6 speaker_not_announced
 	speaker_sigkill speaker_sigterm speaker_fencing
 	speaker_node_selectors speaker_etp_local speaker_conflict
+	fullpath_reach fullpath_failover fullpath_not_ready fullpath_etp_local
 	harness_cleanup
 )
 cases=("$@")
@@ -50,6 +59,12 @@ t_all=$SECONDS
 setup_ok=true
 [ "$(id -u)" -eq 0 ] || { echo "e2e: needs root (network namespaces)"; setup_ok=false; }
 [ -x "$E2E_ARP" ] || { echo "e2e: $E2E_ARP is not built (make check-e2e builds it)"; setup_ok=false; }
+[ -x "$E2E_HTTP" ] || { echo "e2e: $E2E_HTTP is not built (make check-e2e builds it)"; setup_ok=false; }
+# The full-path cases need kube-proxy; without it they fail (never skip).
+if [[ " ${cases[*]} " == *" fullpath_"* ]] && [ ! -x "$FP_KUBE_PROXY" ] && [ -z "${BERTH_E2E_KUBE_PROXY:-}" ] && command -v go >/dev/null; then
+	echo "=== setup: building kube-proxy (tests/envtest/build.sh kube-proxy)"
+	"$E2E_SRCDIR/tests/envtest/build.sh" kube-proxy >/dev/null || echo "e2e: tests/envtest/build.sh kube-proxy failed"
+fi
 if $setup_ok; then
 	E2E_WORK=$(mktemp -d "${TMPDIR:-/tmp}/berth-e2e.XXXXXX")
 	echo "=== setup: namespaces $E2E_PREFIX-*, control plane in $E2E_NS_API"
