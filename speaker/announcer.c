@@ -9,8 +9,35 @@
 #include "ndp.h"
 
 #define PROBE_SPACING (100 * USEC_PER_MSEC) /* §9: two probes 100 ms apart */
+/* Bursts and probes are timed in milliseconds (§7, §9); sd-event's default
+ * accuracy (250 ms) would stretch them.  Refreshes keep the default: they
+ * only need to be spread, and the slack lets the kernel coalesce wake-ups. */
+#define TIMER_ACCURACY USEC_PER_MSEC
+/* Events are paced (a token bucket): a takeover of 1,000 IPs must not put
+ * 1,000 Event writes on the wire at once.  Each write holds a libcurl
+ * handle, and beyond the HTTP/2 stream limit a TLS connection of its own,
+ * tens of KB each, and queues ahead of the lease renewal, which then
+ * fences the node.  EVENT_BURST go out at once, then EVENT_RATE per second. */
+#define EVENT_BURST 10u
+#define EVENT_RATE 20u
 
 typedef struct Owned Owned;
+
+typedef enum PendingKind {
+        PENDING_NODE_ASSIGNED,
+        PENDING_ANNOUNCE_FAILED,
+        PENDING_IP_CONFLICT,
+} PendingKind;
+
+/* An event not written yet.  Its note is built when it goes out, from the
+ * IP's state then; an IP withdrawn meanwhile drops its events (the Service
+ * is not announced from this node any more). */
+typedef struct PendingEvent {
+        IpAddr ip;
+        PendingKind kind;
+        MacAddr mac;                 /* IPConflict */
+        char ifname[IF_NAMESIZE];    /* IPConflict */
+} PendingEvent;
 
 /* One interface selected for an owned IP. */
 typedef struct OwnedIf {
@@ -59,6 +86,13 @@ struct Announcer {
         IpAddr *claimed;             /* sorted: seen in some lease's announcing */
         sd_event_source *refresh;
         size_t refresh_cursor;
+        usec_t refresh_next;         /* when the IP at refresh_cursor is due */
+        /* events waiting for a token, oldest first: [event_head, n_pending) */
+        PendingEvent *pending;
+        size_t n_pending, event_head, allocated_pending;
+        double event_tokens;
+        usec_t event_tokens_at;
+        sd_event_source *event_timer;
 
         MetricFamily *m_announced, *m_requests, *m_responses, *m_gratuitous, *m_failovers, *m_takeover,
                 *m_owned, *m_conflicts;
@@ -133,6 +167,117 @@ static void emit(Owned *o, const char *type, const char *reason, const char *act
         }
 }
 
+static usec_t now_mono(const Announcer *a) {
+        usec_t t;
+        if (sd_event_now(a->event, CLOCK_MONOTONIC, &t) < 0)
+                t = now_usec(CLOCK_MONOTONIC);
+        return t;
+}
+
+/* Writes one queued event, its note built from the IP's state now. */
+static void pending_write(Announcer *a, const PendingEvent *ev) {
+        Owned *o = find_owned(a, &ev->ip);
+        char note[512], m[MAC_ADDR_STRLEN];
+
+        if (!o)
+                return; /* withdrawn meanwhile */
+        switch (ev->kind) {
+        case PENDING_NODE_ASSIGNED:
+                snprintf(note, sizeof note, "announcing from node \"%s\" with protocol \"layer2\"", a->node);
+                emit(o, "Normal", "nodeAssigned", "Announce", note);
+                break;
+        case PENDING_ANNOUNCE_FAILED:
+                if (!o->failed)
+                        return; /* recovered meanwhile */
+                snprintf(note, sizeof note,
+                         "the interfaces specified by LB IP \"%s\" doesn't exist in assigned node \"%s\" with "
+                         "protocol \"layer2\"",
+                         o->text, a->node);
+                emit(o, "Warning", "announceFailed", "Announce", note);
+                break;
+        case PENDING_IP_CONFLICT:
+                mac_addr_format(&ev->mac, m);
+                snprintf(note, sizeof note,
+                         "IP \"%s\" is already in use by %s on interface %s of node \"%s\"; announcing anyway",
+                         o->text, m, ev->ifname, a->node);
+                emit(o, "Warning", "IPConflict", "ProbeIP", note);
+                break;
+        }
+}
+
+static int on_event_timer(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* Writes queued events while tokens last; arms the timer for the rest. */
+static void events_flush(Announcer *a) {
+        usec_t now = now_mono(a);
+
+        if (now > a->event_tokens_at) {
+                a->event_tokens += (double) (now - a->event_tokens_at) * EVENT_RATE / USEC_PER_SEC;
+                if (a->event_tokens > EVENT_BURST)
+                        a->event_tokens = EVENT_BURST;
+        }
+        a->event_tokens_at = now;
+        while (a->event_head < a->n_pending && a->event_tokens >= 1.0) {
+                PendingEvent ev = a->pending[a->event_head++];
+                a->event_tokens -= 1.0;
+                pending_write(a, &ev);
+        }
+        if (a->event_head == a->n_pending) {
+                /* drained: the queue holds nothing between takeovers */
+                a->pending = mfree(a->pending);
+                a->n_pending = a->event_head = a->allocated_pending = 0;
+                if (a->event_timer)
+                        (void) sd_event_source_set_enabled(a->event_timer, SD_EVENT_OFF);
+                return;
+        }
+        usec_t when = now + (usec_t) ((1.0 - a->event_tokens) * USEC_PER_SEC / EVENT_RATE) + 1;
+        if (!a->event_timer) {
+                int r = sd_event_add_time(a->event, &a->event_timer, CLOCK_MONOTONIC, when, 0, on_event_timer, a);
+                if (r < 0)
+                        log_debug("cannot schedule events: %s", strerror(-r));
+                return;
+        }
+        (void) sd_event_source_set_time(a->event_timer, when);
+        (void) sd_event_source_set_enabled(a->event_timer, SD_EVENT_ONESHOT);
+}
+
+static int on_event_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) s;
+        (void) usec;
+        events_flush(userdata);
+        return 0;
+}
+
+static void queue_event(Owned *o, PendingKind kind, const MacAddr *mac, const char *ifname) {
+        Announcer *a = o->announcer;
+        PendingEvent *ev;
+
+        if (!a->events)
+                return;
+        if (a->event_head > 0 && a->event_head >= a->n_pending / 2) {
+                memmove(a->pending, a->pending + a->event_head, (a->n_pending - a->event_head) * sizeof(*ev));
+                a->n_pending -= a->event_head;
+                a->event_head = 0;
+        }
+        if (a->n_pending == a->allocated_pending) {
+                size_t m = a->allocated_pending ? a->allocated_pending * 2 : 16;
+                ev = reallocarray(a->pending, m, sizeof(*ev));
+                if (!ev) {
+                        log_debug("out of memory queueing an event for %s", o->text);
+                        return;
+                }
+                a->pending = ev;
+                a->allocated_pending = m;
+        }
+        ev = &a->pending[a->n_pending++];
+        *ev = (PendingEvent) { .ip = o->ip, .kind = kind };
+        if (mac)
+                ev->mac = *mac;
+        if (ifname)
+                snprintf(ev->ifname, sizeof ev->ifname, "%s", ifname);
+        events_flush(a);
+}
+
 static void announced_series(Owned *o, bool on) {
         Announcer *a = o->announcer;
 
@@ -197,12 +342,16 @@ static int on_burst(sd_event_source *s, uint64_t usec, void *userdata) {
         OwnedIf *oif = userdata;
 
         (void) usec;
-        if (oif->burst_left == 0)
-                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        send_round(oif->owned, oif);
-        if (--oif->burst_left == 0)
-                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        return sd_event_source_set_time_relative(s, oif->owned->announcer->cfg.garp_interval);
+        if (oif->burst_left > 0) {
+                send_round(oif->owned, oif);
+                oif->burst_left--;
+        }
+        if (oif->burst_left > 0)
+                return sd_event_source_set_time_relative(s, oif->owned->announcer->cfg.garp_interval);
+        /* The burst is over: an idle IP holds no event source (about 300
+         * bytes each; refreshes share the announcer's one timer). */
+        oif->burst = sd_event_source_disable_unref(oif->burst);
+        return 0;
 }
 
 /* A takeover burst on oif: the first round now, then every --garp-interval. */
@@ -215,7 +364,8 @@ static void burst_start(OwnedIf *oif) {
         if (oif->burst_left == 0)
                 return;
         if (!oif->burst) {
-                r = sd_event_add_time_relative(a->event, &oif->burst, CLOCK_MONOTONIC, a->cfg.garp_interval, 0,
+                r = sd_event_add_time_relative(a->event, &oif->burst, CLOCK_MONOTONIC, a->cfg.garp_interval,
+                                               TIMER_ACCURACY,
                                                on_burst, oif);
                 if (r < 0) {
                         log_warning_errno(r, "cannot schedule the burst of %s: %m", oif->owned->text);
@@ -271,14 +421,8 @@ static void set_failed(Owned *o, bool failed) {
         if (failed == o->failed)
                 return;
         o->failed = failed;
-        if (!failed)
-                return;
-        char note[512];
-        snprintf(note, sizeof note,
-                 "the interfaces specified by LB IP \"%s\" doesn't exist in assigned node \"%s\" with protocol "
-                 "\"layer2\"",
-                 o->text, o->announcer->node);
-        emit(o, "Warning", "announceFailed", "Announce", note);
+        if (failed)
+                queue_event(o, PENDING_ANNOUNCE_FAILED, NULL, NULL);
 }
 
 /* ---- probe (§9) ------------------------------------------------------------------ */
@@ -324,18 +468,17 @@ static int on_probe(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void conflict(Owned *o, const MacAddr *mac, const OwnedIf *oif) {
-        char m[MAC_ADDR_STRLEN], note[512];
+        char m[MAC_ADDR_STRLEN];
 
         if (o->conflict_found)
                 return;
         o->conflict_found = true;
 
         mac_addr_format(mac, m);
-        snprintf(note, sizeof note, "IP \"%s\" is already in use by %s on interface %s of node \"%s\"; announcing anyway",
-                 o->text, m, oif->info.name, o->announcer->node);
-        emit(o, "Warning", "IPConflict", "ProbeIP", note);
+        log_warning("IP \"%s\" is already in use by %s on interface %s of node \"%s\"; announcing anyway", o->text,
+                    m, oif->info.name, o->announcer->node);
+        queue_event(o, PENDING_IP_CONFLICT, mac, oif->info.name);
         count(o->announcer->m_conflicts, o, 1);
-        log_warning("%s", note);
 }
 
 /* ---- owned IPs ------------------------------------------------------------------- */
@@ -488,9 +631,7 @@ int announcer_set(Announcer *a, const IpAddr *ip, const AnnouncerService *servic
         o->probing = a->cfg.conflict_probe && !claimed(a, ip);
         (void) set_interfaces(o, ifs, n_ifs, false);
 
-        char note[256];
-        snprintf(note, sizeof note, "announcing from node \"%s\" with protocol \"layer2\"", a->node);
-        emit(o, "Normal", "nodeAssigned", "Announce", note);
+        queue_event(o, PENDING_NODE_ASSIGNED, NULL, NULL);
         if (reason_label(reason) && a->m_failovers)
                 (void) metric_inc(a->m_failovers, (const char *const[]) { reason_label(reason) });
         owned_gauge(a);
@@ -499,8 +640,8 @@ int announcer_set(Announcer *a, const IpAddr *ip, const AnnouncerService *servic
 
         if (o->probing && o->n_ifs > 0) {
                 send_probe(o);
-                r = sd_event_add_time_relative(a->event, &o->probe, CLOCK_MONOTONIC, PROBE_SPACING, 0, on_probe,
-                                               o);
+                r = sd_event_add_time_relative(a->event, &o->probe, CLOCK_MONOTONIC, PROBE_SPACING,
+                                               TIMER_ACCURACY, on_probe, o);
                 if (r < 0)
                         announce_start(o);
         } else
@@ -595,24 +736,39 @@ int announcer_set_local_macs(Announcer *a, const MacAddr *macs, size_t n) {
 
 /* ---- refresh (§7): IP i of n at i·interval/n -------------------------------------- */
 
+/* Each wake-up sends every IP whose slot has come, so the timer may keep
+ * sd-event's default accuracy (wake-ups coalesce, a few per second) while
+ * every IP is still refreshed once per --garp-refresh. */
 static int on_refresh(sd_event_source *s, uint64_t usec, void *userdata) {
         Announcer *a = userdata;
+        usec_t now = usec, step;
 
-        (void) usec;
         if (a->n_owned == 0)
                 return sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        if (a->refresh_cursor >= a->n_owned)
-                a->refresh_cursor = 0;
-        Owned *o = a->owned[a->refresh_cursor++];
-        if (!o->probing)
-                for (size_t i = 0; i < o->n_ifs; i++)
-                        send_round(o, o->ifs[i]);
-        int r = sd_event_source_set_time_relative(s, a->cfg.garp_refresh / a->n_owned);
+        (void) sd_event_now(a->event, CLOCK_MONOTONIC, &now);
+        step = a->cfg.garp_refresh / a->n_owned;
+        if (step == 0)
+                step = 1;
+        /* After a long stall (suspend) do not catch up with a storm. */
+        if (a->refresh_next + a->cfg.garp_refresh < now)
+                a->refresh_next = now;
+        for (size_t sent = 0; sent < a->n_owned && a->refresh_next <= now; sent++) {
+                if (a->refresh_cursor >= a->n_owned)
+                        a->refresh_cursor = 0;
+                Owned *o = a->owned[a->refresh_cursor++];
+                if (!o->probing)
+                        for (size_t i = 0; i < o->n_ifs; i++)
+                                send_round(o, o->ifs[i]);
+                a->refresh_next += step;
+        }
+        int r = sd_event_source_set_time(s, a->refresh_next);
         /* timers are one-shot: arm it again */
         return r < 0 ? r : sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
 static void refresh_schedule(Announcer *a) {
+        int enabled = SD_EVENT_OFF;
+        usec_t now;
         int r;
 
         if (a->cfg.garp_refresh == 0)
@@ -622,19 +778,20 @@ static void refresh_schedule(Announcer *a) {
                         (void) sd_event_source_set_enabled(a->refresh, SD_EVENT_OFF);
                 return;
         }
+        if (a->refresh)
+                (void) sd_event_source_get_enabled(a->refresh, &enabled);
+        if (enabled != SD_EVENT_OFF)
+                return;
+        now = now_mono(a);
+        a->refresh_next = now + a->cfg.garp_refresh / a->n_owned;
         if (!a->refresh) {
-                r = sd_event_add_time_relative(a->event, &a->refresh, CLOCK_MONOTONIC,
-                                               a->cfg.garp_refresh / a->n_owned, 0, on_refresh, a);
+                r = sd_event_add_time(a->event, &a->refresh, CLOCK_MONOTONIC, a->refresh_next, 0, on_refresh, a);
                 if (r < 0)
                         log_warning_errno(r, "cannot schedule refreshes: %m");
                 return;
         }
-        int enabled = SD_EVENT_OFF;
-        (void) sd_event_source_get_enabled(a->refresh, &enabled);
-        if (enabled == SD_EVENT_OFF) {
-                (void) sd_event_source_set_time_relative(a->refresh, a->cfg.garp_refresh / a->n_owned);
-                (void) sd_event_source_set_enabled(a->refresh, SD_EVENT_ON);
-        }
+        (void) sd_event_source_set_time(a->refresh, a->refresh_next);
+        (void) sd_event_source_set_enabled(a->refresh, SD_EVENT_ONESHOT);
 }
 
 /* ---- receive path: answers synchronously -------------------------------------------- */
@@ -744,6 +901,7 @@ int announcer_new(sd_event *event, const AnnouncerConfig *cfg, const AnnouncerIo
         a->cfg.node = a->node;
         a->io = *io;
         a->events = events;
+        a->event_tokens = EVENT_BURST;
         if (!a->node) {
                 announcer_free(a);
                 return -ENOMEM;
@@ -763,6 +921,8 @@ Announcer *announcer_free(Announcer *a) {
                 owned_free(a->owned[i]);
         free(a->owned);
         a->refresh = sd_event_source_disable_unref(a->refresh);
+        a->event_timer = sd_event_source_disable_unref(a->event_timer);
+        free(a->pending);
         free(a->local);
         free(a->claimed);
         free(a->node);

@@ -14,6 +14,9 @@ typedef struct Peer {
         MembershipPeer pub;
         char *node;
         IpAddr *claims;
+        /* berth.io/announcing as last parsed: a renewal that leaves it alone
+         * (steady state) costs a string compare, not a parse of every IP. */
+        char *announcing;
 } Peer;
 
 typedef struct Unseen {
@@ -66,6 +69,7 @@ Membership *membership_free(Membership *m) {
         for (size_t i = 0; i < m->n_peers; i++) {
                 free(m->peers[i].node);
                 free(m->peers[i].claims);
+                free(m->peers[i].announcing);
         }
         free(m->peers);
         unseen_clear(m);
@@ -160,6 +164,7 @@ static bool peer_expired(const Peer *p, usec_t now) {
 static void peer_remove(Membership *m, size_t i) {
         free(m->peers[i].node);
         free(m->peers[i].claims);
+        free(m->peers[i].announcing);
         memmove(m->peers + i, m->peers + i + 1, (m->n_peers - i - 1) * sizeof(Peer));
         m->n_peers--;
 }
@@ -211,9 +216,10 @@ int membership_forget(Membership *m, const char *lease_name) {
 
 int membership_observe(Membership *m, const Lease *l, usec_t now) {
         _cleanup_free_ IpAddr *claims = NULL;
-        const char *node;
+        _cleanup_free_ char *announcing_copy = NULL;
+        const char *node, *announcing;
         size_t n_claims = 0;
-        bool found, changed = false, live;
+        bool found, parse, changed = false, live;
         usec_t duration;
         ssize_t i;
         Peer *p;
@@ -236,12 +242,17 @@ int membership_observe(Membership *m, const Lease *l, usec_t now) {
         if (duration == 0)
                 /* a lease that states no duration is judged by ours */
                 duration = m->duration;
-        r = membership_parse_announcing(strmap_get(&l->object.meta.annotations, LEASE_ANNOTATION_ANNOUNCING),
-                                        &claims, &n_claims);
-        if (r < 0)
-                return r;
-
+        announcing = strmap_get(&l->object.meta.annotations, LEASE_ANNOTATION_ANNOUNCING);
         i = peer_index(m, node, &found);
+        parse = !found || !streq_ptr(m->peers[i].announcing, announcing);
+        if (parse) {
+                r = membership_parse_announcing(announcing, &claims, &n_claims);
+                if (r < 0)
+                        return r;
+                if (announcing && !(announcing_copy = strdup(announcing)))
+                        return -ENOMEM;
+        }
+
         if (!found) {
                 r = peer_insert(m, (size_t) i, node, &p);
                 if (r < 0)
@@ -255,7 +266,11 @@ int membership_observe(Membership *m, const Lease *l, usec_t now) {
         }
         p->pub.renew_time = l->renew_time;
         p->pub.duration = duration;
-        if (!claims_equal(p, claims, n_claims)) {
+        if (parse) {
+                free(p->announcing);
+                p->announcing = TAKE_PTR(announcing_copy);
+        }
+        if (parse && !claims_equal(p, claims, n_claims)) {
                 free(p->claims);
                 p->claims = TAKE_PTR(claims);
                 p->pub.claims = p->claims;

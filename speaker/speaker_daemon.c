@@ -62,6 +62,9 @@ typedef struct Daemon {
         SpeakerLease *lease;
         L2Election *election;          /* the last one, for failover reasons */
         bool synced, renewed, all_excluded_logged, leaving;
+        /* The Lease cache listed once: before that the peer table may miss
+         * live peers and their claims (§3, §9), so nothing is elected. */
+        bool leases_synced;
         bool strict_arp_failed, strict_arp_event_sent;
         usec_t trigger;                /* monotonic time of the change that triggered the next recompute */
         usec_t peers_seen;             /* when peers_changed last ran */
@@ -70,6 +73,7 @@ typedef struct Daemon {
 
 static void schedule(Daemon *d);
 static void schedule_at(Daemon *d, usec_t trigger);
+static void note_claims(Daemon *d);
 
 /* ---- EndpointSlice watch (§2) ---------------------------------------------------- */
 
@@ -185,11 +189,18 @@ static int update_slice_watch(Daemon *d) {
         return 0;
 }
 
-/* After every dispatch: the next EndpointSlice watch has synced → use it. */
+/* After every dispatch: the next EndpointSlice watch has synced → use it;
+ * the Lease cache has listed once → the first election may run. */
 static int on_slices_check(sd_event_source *s, void *userdata) {
         Daemon *d = userdata;
 
         (void) s;
+        if (!d->leases_synced && d->lease && speaker_lease_synced(d->lease)) {
+                d->leases_synced = true;
+                log_debug("speaker leases synced");
+                note_claims(d);
+                schedule(d);
+        }
         if (!d->slices_next || !cache_synced(d->slices_next))
                 return 0;
         slices_release(d, &d->slices);
@@ -379,7 +390,7 @@ static int recompute(Daemon *d) {
                 if (r < 0)
                         log_warning_errno(r, "cannot re-establish the EndpointSlice watch: %m");
         }
-        if (!d->synced || !d->renewed || d->leaving)
+        if (!d->synced || !d->renewed || !d->leases_synced || d->leaving)
                 return 0;
         if (speaker_lease_fenced(d->lease)) {
                 announcer_withdraw_all(d->announcer);
@@ -409,13 +420,6 @@ static int recompute(Daemon *d) {
                         v.nodes[i].claims = owned;
                         v.nodes[i].n_claims = n_owned;
                 }
-        /* IPs any speaker lease lists are never probed (§9) */
-        const Membership *m = speaker_lease_membership(d->lease);
-        for (size_t i = 0; m && i < membership_n_peers(m); i++) {
-                const MembershipPeer *p = membership_peer(m, i);
-                for (size_t k = 0; k < p->n_claims; k++)
-                        (void) announcer_note_claimed(d->announcer, &p->claims[k]);
-        }
         if (r >= 0)
                 r = l2_election_compute(&in, &e);
         l2_view_done(&v);
@@ -485,6 +489,14 @@ static void on_update(KubeObject *a, KubeObject *b, void *userdata) {
         (void) b;
         schedule(userdata);
 }
+/* A Node matters to the election only through its labels and its
+ * NetworkUnavailable condition (§5): status heartbeats recompute nothing. */
+static void on_node_update(KubeObject *a, KubeObject *b, void *userdata) {
+        if (strmap_equal(&a->meta.labels, &b->meta.labels) &&
+            NODE(a)->network_unavailable == NODE(b)->network_unavailable && streq_ptr(a->meta.uid, b->meta.uid))
+                return;
+        schedule(userdata);
+}
 static void on_config_add(KubeObject *o, void *userdata) {
         Daemon *d = userdata;
         (void) o;
@@ -523,6 +535,20 @@ static void fenced_changed(SpeakerLease *sl, bool fenced, void *userdata) {
         schedule(d); /* every owned IP is new again: a takeover burst each */
 }
 
+/* §9: an IP listed in any speaker lease seen since start is never probed.
+ * Called whenever a peer's claims change (membership_observe reports it),
+ * synchronously from the watch event, so a lease deleted right after is
+ * still counted, whether or not an election ran in between. */
+static void note_claims(Daemon *d) {
+        const Membership *m = speaker_lease_membership(d->lease);
+
+        for (size_t i = 0; m && i < membership_n_peers(m); i++) {
+                const MembershipPeer *p = membership_peer(m, i);
+                for (size_t k = 0; k < p->n_claims; k++)
+                        (void) announcer_note_claimed(d->announcer, &p->claims[k]);
+        }
+}
+
 /* The exact trigger (§10): a DELETE arrives in this loop iteration (its
  * time is the iteration's); an expiry fired at lastChange + duration, the
  * latest such deadline that passed since the previous call. */
@@ -531,6 +557,7 @@ static void peers_changed(SpeakerLease *sl, void *userdata) {
         const Membership *m = speaker_lease_membership(sl);
         usec_t now, trigger;
 
+        note_claims(d);
         if (sd_event_now(d->event, CLOCK_MONOTONIC, &now) < 0)
                 return schedule(d);
         trigger = now;
@@ -689,8 +716,9 @@ static int open_caches(Daemon *d) {
             (r = source_cache(d->source, &kube_kind_ipaddresspool, &config, &d->pools)) < 0 ||
             (r = source_cache(d->source, &kube_kind_l2advertisement, &config, &d->ads)) < 0)
                 return r;
+        CacheHandlers hn = { .on_add = on_add, .on_update = on_node_update, .on_delete = on_add, .userdata = d };
         if ((r = cache_add_handlers(d->services, &h)) < 0 ||
-            (r = cache_add_handlers(d->nodes, &h)) < 0 || (r = cache_add_handlers(d->pools, &hc)) < 0 ||
+            (r = cache_add_handlers(d->nodes, &hn)) < 0 || (r = cache_add_handlers(d->pools, &hc)) < 0 ||
             (r = cache_add_handlers(d->ads, &hc)) < 0)
                 return r;
         return 0;

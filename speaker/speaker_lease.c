@@ -688,6 +688,10 @@ bool speaker_lease_fenced(const SpeakerLease *sl) {
         return sl->fenced;
 }
 
+bool speaker_lease_synced(const SpeakerLease *sl) {
+        return sl->leases && cache_synced(sl->leases);
+}
+
 const Membership *speaker_lease_membership(const SpeakerLease *sl) {
         return sl->membership;
 }

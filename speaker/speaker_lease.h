@@ -85,5 +85,10 @@ typedef void (*speaker_lease_left_fn)(SpeakerLease *sl, int error, void *userdat
 int speaker_lease_leave(SpeakerLease *sl, speaker_lease_left_fn done, void *userdata);
 
 bool speaker_lease_fenced(const SpeakerLease *sl);
+/* The Lease cache has listed every lease once (after speaker_lease_start):
+ * until then the peer table may lack live peers, so nobody may elect on it
+ * (§3 "informers have synced"), and claims would be missed by the §9 probe
+ * decision. */
+bool speaker_lease_synced(const SpeakerLease *sl);
 /* The peer table (for the election: membership_is_live, claims). */
 const Membership *speaker_lease_membership(const SpeakerLease *sl);

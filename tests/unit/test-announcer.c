@@ -21,7 +21,7 @@
 #include "announcer.h"
 #include "ndp.h"
 
-#define MAX_FRAMES 64
+#define MAX_FRAMES 256
 
 typedef struct Wire {
         size_t n;
@@ -148,6 +148,35 @@ static void run_for(Fixture *f, usec_t d) {
                 assert_true(sd_event_run(f->event, 5 * USEC_PER_MSEC) >= 0);
                 assert_true(sd_event_now(f->event, CLOCK_MONOTONIC, &now) >= 0);
         } while (now - start < d);
+}
+
+/* Events are paced (10 at once, then 20/s): a takeover of many IPs writes
+ * its nodeAssigned Events over time, never all at once, while the frames
+ * go out at once; an IP withdrawn before its Event went out drops it. */
+static void test_events_paced(void **state) {
+        Fixture *f = *state;
+        AnnouncerInterface ifc = { .ifindex = 7, .name = "eth0", .mac = if_mac, .broadcast = true };
+        char name[16], text[IP_ADDR_STRLEN];
+        IpAddr x;
+
+        for (int i = 0; i < 30; i++) {
+                snprintf(name, sizeof name, "svc%d", i);
+                snprintf(text, sizeof text, "192.0.2.%d", 100 + i);
+                AnnouncerService svc = { .namespace = "default", .name = name, .uid = name };
+                assert_int_equal(ip_addr_parse(text, &x), 0);
+                assert_int_equal(announcer_set(f->a, &x, &svc, 1, &ifc, 1, ANNOUNCER_REASON_NONE, 0), 0);
+        }
+        assert_int_equal(f->wire.n, 60); /* every first round at once */
+        assert_int_equal(f->wire.n_events, 10);
+        assert_non_null(strstr(f->wire.last_event, "\"reason\":\"nodeAssigned\""));
+        assert_non_null(strstr(f->wire.last_event, "announcing from node \\\"alpha\\\" with protocol \\\"layer2\\\""));
+        assert_int_equal(announcer_withdraw(f->a, &x), 1); /* 192.0.2.129, still queued */
+        run_for(f, 200 * USEC_PER_MSEC);
+        assert_true(f->wire.n_events > 10);
+        assert_true(f->wire.n_events < 29);
+        run_for(f, 1500 * USEC_PER_MSEC);
+        assert_int_equal(f->wire.n_events, 29);
+        assert_non_null(strstr(f->wire.last_event, "\"name\":\"svc28\""));
 }
 
 static void request(const MacAddr *from, const char *spa, const char *tpa, uint8_t buf[ARP_FRAME_SIZE]) {
@@ -490,6 +519,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_probe_conflict, setup_probe, teardown),
                 cmocka_unit_test_setup_teardown(test_probe_quiet_and_skipped, setup_probe, teardown),
                 cmocka_unit_test_setup_teardown(test_refresh, setup_refresh, teardown),
+                cmocka_unit_test_setup_teardown(test_events_paced, setup, teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -291,6 +291,7 @@ typedef struct WrapSource {
         Source base;
         Source *inner;
         bool lagging_watch, hold;
+        bool unsynced_watch; /* the lagging cache has not listed yet */
         Cache *lagging;
         HeldWrite held[8];
         size_t n_held;
@@ -303,7 +304,7 @@ static int wrap_cache(Source *s, const KubeKind *kind, const SourceFilter *f, Ca
                 return source_cache(w->inner, kind, f, ret);
         assert_null(w->lagging);
         assert_int_equal(cache_new(kind, &w->lagging), 0);
-        cache_set_synced(w->lagging, true);
+        cache_set_synced(w->lagging, !w->unsynced_watch);
         *ret = w->lagging;
         return 0;
 }
@@ -399,6 +400,8 @@ typedef struct LeaseFixture {
         SpeakerLease *sl;
         unsigned first, peers_changed, left;
         int left_error;
+        /* n2's claims as peers_changed saw them, comma-joined */
+        char n2_claims[256];
 } LeaseFixture;
 
 static void on_first(SpeakerLease *sl, void *userdata) {
@@ -406,8 +409,14 @@ static void on_first(SpeakerLease *sl, void *userdata) {
         ((LeaseFixture *) userdata)->first++;
 }
 static void on_peers(SpeakerLease *sl, void *userdata) {
-        (void) sl;
-        ((LeaseFixture *) userdata)->peers_changed++;
+        LeaseFixture *f = userdata;
+        const MembershipPeer *p = membership_find(speaker_lease_membership(sl), "n2");
+        f->peers_changed++;
+        if (p) {
+                _cleanup_free_ char *v = NULL;
+                assert_int_equal(membership_format_announcing(p->claims, p->n_claims, &v), 0);
+                snprintf(f->n2_claims, sizeof f->n2_claims, "%s", v);
+        }
 }
 static void on_left(SpeakerLease *sl, int error, void *userdata) {
         LeaseFixture *f = userdata;
@@ -422,7 +431,8 @@ static void run(LeaseFixture *f) {
         assert_int_equal(source_offline_pending(f->src), 0);
 }
 
-static void fixture_start_wrapped(LeaseFixture *f, const char *manifests, usec_t duration, bool lagging_watch) {
+static void fixture_start_unsynced(LeaseFixture *f, const char *manifests, usec_t duration, bool lagging_watch,
+                                   bool unsynced_watch) {
         char *err = NULL;
         *f = (LeaseFixture) { .dir = "/tmp/test-membership-XXXXXX" };
         assert_non_null(mkdtemp(f->dir));
@@ -438,7 +448,8 @@ static void fixture_start_wrapped(LeaseFixture *f, const char *manifests, usec_t
         assert_int_equal(source_offline_new(f->event, &(OfflineOptions) { .dir = f->dir, .now = NOW }, &f->src, &err),
                          0);
         f->wrap = (WrapSource) { .base = { .ops = &wrap_ops, .event = f->event }, .inner = f->src,
-                                 .lagging_watch = lagging_watch };
+                                 .lagging_watch = lagging_watch || unsynced_watch,
+                                 .unsynced_watch = unsynced_watch };
         assert_int_equal(metrics_registry_new(&f->metrics), 0);
         SpeakerLeaseConfig c = {
                 .namespace = "berth-system",
@@ -451,6 +462,10 @@ static void fixture_start_wrapped(LeaseFixture *f, const char *manifests, usec_t
         assert_int_equal(speaker_lease_new(&f->wrap.base, &c, &cb, f->metrics, &f->sl), 0);
         assert_int_equal(speaker_lease_start(f->sl), 0);
         run(f);
+}
+
+static void fixture_start_wrapped(LeaseFixture *f, const char *manifests, usec_t duration, bool lagging_watch) {
+        fixture_start_unsynced(f, manifests, duration, lagging_watch, false);
 }
 
 static void fixture_start(LeaseFixture *f, const char *manifests, usec_t duration) {
@@ -653,6 +668,65 @@ static void test_take_over_before_the_watch(void **state) {
         fixture_stop(&f);
 }
 
+/* Restart while a peer holds an IP (§3, §9): the first renewal may succeed
+ * before the Lease list has arrived.  speaker_lease_synced() tells the
+ * daemon not to elect yet (it would see itself alone and take every IP,
+ * probing them); the peer's claims are visible when peers_changed runs, so
+ * the daemon records them for the probe decision even if the lease is
+ * deleted before the next election. */
+static void test_synced_after_the_lease_list(void **state) {
+        LeaseFixture f;
+        Lease *n2;
+        (void) state;
+
+        fixture_start_unsynced(&f, NULL, S(3), false, true);
+        assert_int_equal(f.first, 1);
+        assert_false(speaker_lease_synced(f.sl));
+        assert_null(membership_find(speaker_lease_membership(f.sl), "n2"));
+
+        n2 = lease("berth-speaker-n2", "n2", "2025-12-31T23:59:59Z", 3, NULL, "192.0.2.10,2001:db8::a", "7");
+        assert_int_equal(cache_upsert(f.wrap.lagging, &n2->object), 1);
+        kube_object_unref(&n2->object);
+        cache_set_synced(f.wrap.lagging, true);
+        assert_true(speaker_lease_synced(f.sl));
+        assert_true(membership_is_live(speaker_lease_membership(f.sl), "n2"));
+        assert_string_equal(f.n2_claims, "192.0.2.10,2001:db8::a");
+
+        /* the peer leaves: dead at once, and its claims were already seen */
+        unsigned before = f.peers_changed;
+        assert_int_equal(cache_remove(f.wrap.lagging, "berth-system", "berth-speaker-n2"), 1);
+        assert_int_equal(f.peers_changed, before + 1);
+        assert_null(membership_find(speaker_lease_membership(f.sl), "n2"));
+        fixture_stop(&f);
+}
+
+/* A peer's renewal that changes neither its liveness nor its claims is not
+ * a change: no election runs (the per-renewal path stays O(1) in IPs). */
+static void test_plain_renewal_is_no_change(void **state) {
+        _cleanup_(membership_freep) Membership *m = new_membership("self", S(3));
+        char renew[32];
+        (void) state;
+
+        assert_int_equal(observe(m, lease("berth-speaker-a", "a", "2026-01-01T00:00:00Z", 3, NULL,
+                                          "192.0.2.10,192.0.2.11", "1"),
+                                 S(1)),
+                         1);
+        for (int i = 2; i < 10; i++) {
+                snprintf(renew, sizeof renew, "2026-01-01T00:00:0%dZ", i);
+                assert_int_equal(observe(m, lease("berth-speaker-a", "a", renew, 3, NULL, "192.0.2.10,192.0.2.11", "1"),
+                                         S(i)),
+                                 0);
+        }
+        assert_int_equal(membership_find(m, "a")->n_claims, 2);
+        assert_true(membership_find(m, "a")->last_change == S(9));
+        assert_true(membership_is_live(m, "a"));
+        /* new claims are a change */
+        assert_int_equal(observe(m, lease("berth-speaker-a", "a", "2026-01-01T00:00:10Z", 3, NULL, "192.0.2.10", "1"),
+                                 S(10)),
+                         1);
+        assert_int_equal(membership_find(m, "a")->n_claims, 1);
+}
+
 /* A renewal the server does not answer is abandoned at the next tick:
  * cancelled in the source, counted as an error, and a new one sent. */
 static void test_renewal_abandoned_at_tick(void **state) {
@@ -758,6 +832,7 @@ int main(void) {
                 cmocka_unit_test(test_holder_mismatch_ignored),
                 cmocka_unit_test(test_delete_is_dead_at_once),
                 cmocka_unit_test(test_claims),
+                cmocka_unit_test(test_plain_renewal_is_no_change),
                 cmocka_unit_test(test_fencing_boundary),
                 cmocka_unit_test(test_freshness_guard),
                 cmocka_unit_test(test_offline_liveness),
@@ -769,6 +844,7 @@ int main(void) {
                 cmocka_unit_test(test_free_cancels_inflight),
                 cmocka_unit_test(test_leave_timeout),
                 cmocka_unit_test(test_relist),
+                cmocka_unit_test(test_synced_after_the_lease_list),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }
