@@ -47,7 +47,7 @@ static int print_line(FILE *f, const char *prefix, const char *text) {
 
 static int pools_table(const Report *r, FILE *f) {
         static const char *const h[] = { "POOL", "SIZE", "USED", "FREE", "USE", "STATUS-USED" };
-        static const bool elide[] = { true };
+        static const bool elide[ELEMENTSOF(h)] = { true };
         _cleanup_(table_freep) Table *t = NULL;
         int k;
 
@@ -118,7 +118,7 @@ static int service_cells(const Report *r, const ReportService *s, char **ret_ips
 
 static int services_table(const Report *r, FILE *f) {
         static const char *const h[] = { "SERVICE", "EXTERNAL-IP", "POOL", "ANNOUNCED-BY", "READY" };
-        static const bool elide[] = { true, true, true, true, false };
+        static const bool elide[ELEMENTSOF(h)] = { true, true, true, true, false };
         _cleanup_(table_freep) Table *t = NULL;
         bool marked = false;
         int k;
@@ -156,7 +156,7 @@ static int services_table(const Report *r, FILE *f) {
 static int nodeports_tables(const Report *r, FILE *f) {
         static const char *const h[] = { "BAND", "PORTS", "USED", "FREE", "USE" };
         static const char *const hp[] = { "PORT", "REASON", "SERVICES" };
-        static const bool elide_p[] = { false, false, true };
+        static const bool elide_p[ELEMENTSOF(hp)] = { false, false, true };
         static const char *const bands[] = { "static", "dynamic" };
         const JsonValue *doc = json_doc_root(r->nodeports), *row, *v;
         _cleanup_(table_freep) Table *t = NULL, *tp = NULL;
@@ -212,7 +212,7 @@ static int nodeports_tables(const Report *r, FILE *f) {
 
 static int problems_table(const Report *r, FILE *f) {
         static const char *const h[] = { "KIND", "PROBLEM" };
-        static const bool elide[] = { false, true };
+        static const bool elide[ELEMENTSOF(h)] = { false, true };
         _cleanup_(table_freep) Table *t = NULL;
         int k;
 

@@ -456,7 +456,7 @@ static size_t collect_candidates(Work *w) {
 }
 
 static bool node_claims(const NodeState *n, const IpAddr *ip) {
-        return n->n_claims > 0 && bsearch(ip, n->claims, n->n_claims, sizeof(IpAddr), ip_compare_void);
+        return n->n_claims > 0 && bsearch_safe(ip, n->claims, n->n_claims, sizeof(IpAddr), ip_compare_void);
 }
 
 /* The position of the winner among the n candidates: the lowest digest, among
@@ -714,7 +714,7 @@ const char *l2_election_announcer(const L2Election *e, const char *namespace, co
                 return NULL;
         if (asprintf(&key, "%s/%s", strempty(namespace), strempty(name)) < 0)
                 return NULL;
-        if (!bsearch(&key, a->services, a->n_services, sizeof(char *), str_ptr_compare))
+        if (!bsearch_safe(&key, a->services, a->n_services, sizeof(char *), str_ptr_compare))
                 return NULL;
         return a->node;
 }

@@ -240,7 +240,7 @@ static int service_cmp(const void *a, const void *b) {
 
 static L2Service *find_service(L2View *v, const char *ns, const char *name) {
         L2Service key = { .namespace = ns, .name = name };
-        return bsearch(&key, v->services, v->n_services, sizeof(L2Service), service_cmp);
+        return bsearch_safe(&key, v->services, v->n_services, sizeof(L2Service), service_cmp);
 }
 
 static bool endpoint_ready(const EndpointSliceEndpoint *e) {

@@ -19,6 +19,7 @@
  * release: O(1) expected for the tables, O(log runs) for the runs, and
  * O(holders) for a shared address. */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +38,10 @@ typedef struct Holding {
         uint32_t pool;            /* index into LbAllocator.pools */
         uint16_t n_ports;
         uint8_t n_ips;
+        uint8_t padding;          /* keeps ips, and so the ports after them, 4-byte aligned */
         uint8_t ips[][16];        /* then uint32_t ports[n_ports], then key */
 } Holding;
+_Static_assert(offsetof(Holding, ips) % _Alignof(uint32_t) == 0, "ports after ips[] must be aligned");
 
 /* Several holders of one address, sorted by key (bytewise); keys[i] is
  * holders[i]->key, kept apart for lb_allocator_holders(). */

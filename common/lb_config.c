@@ -752,7 +752,7 @@ bool lb_pool_compatible(const LbPool *p, const char *service_namespace, const St
         const LabelSelectors *sel = &p->object->service_selectors;
         const char *ns = strempty(service_namespace);
 
-        if (p->n_namespaces > 0 && !bsearch(&ns, p->namespaces, p->n_namespaces, sizeof(char *), strcmp_ptr))
+        if (p->n_namespaces > 0 && !bsearch_safe(&ns, p->namespaces, p->n_namespaces, sizeof(char *), strcmp_ptr))
                 return false;
         if (sel->n == 0)
                 return true;

@@ -107,3 +107,10 @@ size_t sorted_lower_bound(const void *items, size_t n, size_t item_size, size_t 
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
 }
+
+/* bsearch() with an empty array allowed: its base may then be NULL, which
+ * bsearch() itself must not be given (UBSan reports it). */
+static inline void *bsearch_safe(const void *key, const void *base, size_t n, size_t size,
+                                 int (*compare)(const void *, const void *)) {
+        return n == 0 ? NULL : bsearch(key, base, n, size, compare);
+}

@@ -224,7 +224,7 @@ static int pod_time_cmp(const void *a, const void *b) {
 
 static const PodTime *pod_time_find(const TriggerState *s, const char *name) {
         PodTime k = { .name = (char *) name };
-        return s->n_pods ? bsearch(&k, s->pods, s->n_pods, sizeof(PodTime), pod_time_cmp) : NULL;
+        return bsearch_safe(&k, s->pods, s->n_pods, sizeof(PodTime), pod_time_cmp);
 }
 
 static void earliest(usec_t *acc, usec_t t) {

@@ -414,7 +414,7 @@ static int existing_cmp_name(const void *a, const void *b) {
 
 static Want *want_find(Want *wants, size_t n, const char *key) {
         Want probe = { .key = (char *) key };
-        Want *x = bsearch(&probe, wants, n, sizeof(Want), want_cmp_key);
+        Want *x = bsearch_safe(&probe, wants, n, sizeof(Want), want_cmp_key);
         /* duplicates are marked done but the first: find the first */
         while (x && x > wants && streq(x[-1].key, key))
                 x--;

@@ -109,7 +109,7 @@ static int owned_cmp(const void *key, const void *item) {
 }
 
 static Owned *find_owned(const Announcer *a, const IpAddr *ip) {
-        Owned **o = bsearch(ip, a->owned, a->n_owned, sizeof(*a->owned), owned_cmp);
+        Owned **o = bsearch_safe(ip, a->owned, a->n_owned, sizeof(*a->owned), owned_cmp);
         return o ? *o : NULL;
 }
 
@@ -128,7 +128,7 @@ static bool mac_is_local(const Announcer *a, const MacAddr *m) {
 }
 
 static bool claimed(const Announcer *a, const IpAddr *ip) {
-        return bsearch(ip, a->claimed, a->n_claimed, sizeof(IpAddr), ip_cmp) != NULL;
+        return bsearch_safe(ip, a->claimed, a->n_claimed, sizeof(IpAddr), ip_cmp) != NULL;
 }
 
 static void count(MetricFamily *f, const Owned *o, double v) {
@@ -651,7 +651,7 @@ int announcer_set(Announcer *a, const IpAddr *ip, const AnnouncerService *servic
 }
 
 int announcer_withdraw(Announcer *a, const IpAddr *ip) {
-        Owned **p = bsearch(ip, a->owned, a->n_owned, sizeof(*a->owned), owned_cmp);
+        Owned **p = bsearch_safe(ip, a->owned, a->n_owned, sizeof(*a->owned), owned_cmp);
         size_t i;
 
         if (!p)

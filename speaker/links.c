@@ -76,7 +76,7 @@ static int compare_ifindex(const void *a, const void *b) {
 
 static LinkInfo *find_sorted(LinkInfo *links, size_t n, int ifindex) {
         LinkInfo key = { .ifindex = ifindex };
-        return bsearch(&key, links, n, sizeof *links, compare_ifindex);
+        return bsearch_safe(&key, links, n, sizeof *links, compare_ifindex);
 }
 
 static void copy_kind(char dst[static LINK_KIND_MAX], const char *kind) {
