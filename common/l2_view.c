@@ -23,14 +23,8 @@ typedef struct ObjectList {
 static int collect(KubeObject *obj, void *userdata) {
         ObjectList *l = userdata;
 
-        if (l->n == l->allocated) {
-                size_t m = l->allocated ? l->allocated * 2 : 16;
-                KubeObject **p = realloc(l->items, m * sizeof(*p));
-                if (!p)
-                        return -ENOMEM;
-                l->items = p;
-                l->allocated = m;
-        }
+        if (!GREEDY_REALLOC(l->items, l->allocated, l->n + 1, 16))
+                return -ENOMEM;
         l->items[l->n++] = obj;
         return 0;
 }
@@ -201,14 +195,8 @@ static int add_service(KubeObject *obj, void *userdata) {
 
         if (!l2_service_handled(s, b->src->lb_class))
                 return 0;
-        if (b->v->n_services == b->allocated) {
-                size_t m = b->allocated ? b->allocated * 2 : 16;
-                L2Service *p = realloc(b->v->services, m * sizeof(*p));
-                if (!p)
-                        return -ENOMEM;
-                b->v->services = p;
-                b->allocated = m;
-        }
+        if (!GREEDY_REALLOC(b->v->services, b->allocated, b->v->n_services + 1, 16))
+                return -ENOMEM;
         ips = new0(IpAddr, s->n_ingress > 2 ? s->n_ingress : 2);
         if (!ips)
                 return -ENOMEM;

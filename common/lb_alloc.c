@@ -363,14 +363,8 @@ static int key_index_add(PoolState *ps, const char *key, const PoolPos *pos) {
                 ps->n_keys++;
         }
         k = &ps->keys[i];
-        if (k->n == k->n_allocated) {
-                size_t n = k->n_allocated ? k->n_allocated * 2 : 2;
-                PoolPos *p = reallocarray(k->pos, n, sizeof(PoolPos));
-                if (!p)
-                        return -ENOMEM;
-                k->pos = p;
-                k->n_allocated = n;
-        }
+        if (!GREEDY_REALLOC(k->pos, k->n_allocated, k->n + 1, 2))
+                return -ENOMEM;
         j = pos_lower_bound(k, pos);
         memmove(k->pos + j + 1, k->pos + j, (k->n - j) * sizeof(PoolPos));
         k->pos[j] = *pos;

@@ -169,14 +169,8 @@ bool lb_run_set_contains(const LbRunSet *s, LbRank r) {
 }
 
 static int insert_run(LbRunSet *s, size_t i, LbRun run) {
-        if (s->n_runs == s->n_allocated) {
-                size_t n = s->n_allocated ? s->n_allocated * 2 : 4;
-                LbRun *runs = reallocarray(s->runs, n, sizeof(LbRun));
-                if (!runs)
-                        return -ENOMEM;
-                s->runs = runs;
-                s->n_allocated = n;
-        }
+        if (!GREEDY_REALLOC(s->runs, s->n_allocated, s->n_runs + 1, 4))
+                return -ENOMEM;
         memmove(s->runs + i + 1, s->runs + i, (s->n_runs - i) * sizeof(LbRun));
         s->runs[i] = run;
         s->n_runs++;

@@ -39,3 +39,19 @@ size_t sorted_lower_bound(const void *items, size_t n, size_t item_size, size_t 
         }
         return lo;
 }
+
+bool greedy_realloc(void **items, size_t *allocated, size_t need, size_t item_size, size_t initial) {
+        size_t n = *allocated ? *allocated : initial;
+        void *p;
+
+        if (need <= *allocated)
+                return true;
+        while (n < need)
+                n *= 2;
+        p = reallocarray(*items, n, item_size);
+        if (!p)
+                return false;
+        *items = p;
+        *allocated = n;
+        return true;
+}

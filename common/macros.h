@@ -108,6 +108,12 @@ static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
 }
 
+/* Makes room for `need` items in *items, whose capacity is *allocated,
+ * doubling from `initial`.  Returns false on -ENOMEM, leaving both alone. */
+bool greedy_realloc(void **items, size_t *allocated, size_t need, size_t item_size, size_t initial);
+#define GREEDY_REALLOC(items, allocated, need, initial) \
+        greedy_realloc((void **) &(items), &(allocated), (need), sizeof(*(items)), (initial))
+
 /* bsearch() with an empty array allowed: its base may then be NULL, which
  * bsearch() itself must not be given (UBSan reports it). */
 static inline void *bsearch_safe(const void *key, const void *base, size_t n, size_t size,

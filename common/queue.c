@@ -219,14 +219,8 @@ static void heap_down(WorkQueue *q, size_t k) {
 }
 
 static int heap_insert(WorkQueue *q, Item *i) {
-        if (q->n_heap == q->cap_heap) {
-                size_t cap = q->cap_heap ? q->cap_heap * 2 : 16;
-                Item **h = realloc(q->heap, cap * sizeof(*h));
-                if (!h)
-                        return -ENOMEM;
-                q->heap = h;
-                q->cap_heap = cap;
-        }
+        if (!GREEDY_REALLOC(q->heap, q->cap_heap, q->n_heap + 1, 16))
+                return -ENOMEM;
         i->heap_idx = q->n_heap;
         q->heap[q->n_heap++] = i;
         heap_up(q, i->heap_idx);

@@ -176,14 +176,8 @@ static int store_insert(OfflineSource *s, const KubeKind *kind, const char *name
 
         if (i >= 0)
                 return -EEXIST;
-        if (s->n_entries == s->cap_entries) {
-                size_t c = s->cap_entries ? s->cap_entries * 2 : 64;
-                Entry **n = reallocarray(s->entries, c, sizeof(Entry *));
-                if (!n)
-                        return -ENOMEM;
-                s->entries = n;
-                s->cap_entries = c;
-        }
+        if (!GREEDY_REALLOC(s->entries, s->cap_entries, s->n_entries + 1, 64))
+                return -ENOMEM;
         e = new0(Entry, 1);
         if (!e)
                 return -ENOMEM;

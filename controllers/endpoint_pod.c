@@ -30,14 +30,8 @@ static int add_selected_pod(KubeObject *o, void *userdata) {
 
         if (!endpoint_pod_selected(l->svc, POD(o)))
                 return 0;
-        if (l->n == l->allocated) {
-                size_t n = l->allocated ? l->allocated * 2 : 64;
-                const Pod **items = reallocarray(l->items, n, sizeof(Pod *));
-                if (!items)
-                        return -ENOMEM;
-                l->items = items;
-                l->allocated = n;
-        }
+        if (!GREEDY_REALLOC(l->items, l->allocated, l->n + 1, 64))
+                return -ENOMEM;
         l->items[l->n++] = POD(o);
         return 0;
 }
@@ -243,14 +237,8 @@ int endpoint_problem_memory_first(EndpointProblemMemory *m, const char *pod_uid,
         at = memory_lower_bound(m, key);
         if (at < m->n && streq(m->keys[at], key))
                 return 0;
-        if (m->n == m->allocated) {
-                size_t na = m->allocated ? m->allocated * 2 : 16;
-                char **keys = realloc(m->keys, na * sizeof(char *));
-                if (!keys)
-                        return -ENOMEM;
-                m->keys = keys;
-                m->allocated = na;
-        }
+        if (!GREEDY_REALLOC(m->keys, m->allocated, m->n + 1, 16))
+                return -ENOMEM;
         memmove(m->keys + at + 1, m->keys + at, (m->n - at) * sizeof(char *));
         m->keys[at] = TAKE_PTR(key);
         m->n++;

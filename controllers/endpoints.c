@@ -599,14 +599,8 @@ typedef struct ObjectList {
 
 static int collect_object(KubeObject *o, void *userdata) {
         ObjectList *l = userdata;
-        if (l->n == l->allocated) {
-                size_t na = l->allocated ? l->allocated * 2 : 64;
-                KubeObject **n = realloc(l->items, na * sizeof(KubeObject *));
-                if (!n)
-                        return -ENOMEM;
-                l->items = n;
-                l->allocated = na;
-        }
+        if (!GREEDY_REALLOC(l->items, l->allocated, l->n + 1, 64))
+                return -ENOMEM;
         l->items[l->n++] = o;
         return 0;
 }

@@ -208,28 +208,16 @@ static int port_index(Builder *b, const EndpointPortValue *p, size_t *ret) {
                         *ret = i;
                         return 0;
                 }
-        if (b->n_ports == b->ports_allocated) {
-                size_t na = b->ports_allocated ? b->ports_allocated * 2 : 8;
-                EndpointPortValue *n = realloc(b->ports, na * sizeof(*n));
-                if (!n)
-                        return -ENOMEM;
-                b->ports = n;
-                b->ports_allocated = na;
-        }
+        if (!GREEDY_REALLOC(b->ports, b->ports_allocated, b->n_ports + 1, 8))
+                return -ENOMEM;
         b->ports[b->n_ports] = *p;
         *ret = b->n_ports++;
         return 0;
 }
 
 static int record_add(Builder *b, const PodEntry *e, size_t port) {
-        if (b->n_records == b->allocated) {
-                size_t na = b->allocated ? b->allocated * 2 : 64;
-                Record *n = realloc(b->records, na * sizeof(Record));
-                if (!n)
-                        return -ENOMEM;
-                b->records = n;
-                b->allocated = na;
-        }
+        if (!GREEDY_REALLOC(b->records, b->allocated, b->n_records + 1, 64))
+                return -ENOMEM;
         b->records[b->n_records] = (Record) { .entry = e, .seq = b->n_records, .port = port, .ready = e->ready };
         b->n_records++;
         return 0;

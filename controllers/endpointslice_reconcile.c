@@ -380,14 +380,8 @@ static Work *work_add(Ctx *c, WorkState state, size_t type, const EndpointSlice 
 }
 
 static int work_push(Work *w, Item it) {
-        if (w->n_items == w->cap_items) {
-                size_t cap = w->cap_items ? w->cap_items * 2 : 8;
-                Item *n = reallocarray(w->items, cap, sizeof(Item));
-                if (!n)
-                        return -ENOMEM;
-                w->items = n;
-                w->cap_items = cap;
-        }
+        if (!GREEDY_REALLOC(w->items, w->cap_items, w->n_items + 1, 8))
+                return -ENOMEM;
         w->items[w->n_items++] = it;
         return 0;
 }

@@ -283,14 +283,8 @@ static int collect_slice(KubeObject *o, void *userdata) {
         SliceList *l = userdata;
         if (!slice_managed(o) || !streq_ptr(strmap_get(&o->meta.labels, ENDPOINTSLICE_LABEL_SERVICE_NAME), l->service))
                 return 0;
-        if (l->n == l->allocated) {
-                size_t n = l->allocated ? l->allocated * 2 : 8;
-                const EndpointSlice **items = reallocarray(l->items, n, sizeof(EndpointSlice *));
-                if (!items)
-                        return -ENOMEM;
-                l->items = items;
-                l->allocated = n;
-        }
+        if (!GREEDY_REALLOC(l->items, l->allocated, l->n + 1, 8))
+                return -ENOMEM;
         l->items[l->n++] = ENDPOINTSLICE(o);
         return 0;
 }

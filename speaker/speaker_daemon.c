@@ -88,14 +88,8 @@ static int collect_kept(KubeObject *obj, void *userdata) {
 
         if (!l2_service_handled(SERVICE(obj), l->lb_class))
                 return 0;
-        if (l->n == l->allocated) {
-                size_t m = l->allocated ? l->allocated * 2 : 16;
-                const char **p = realloc(l->names, m * sizeof(*p));
-                if (!p)
-                        return -ENOMEM;
-                l->names = p;
-                l->allocated = m;
-        }
+        if (!GREEDY_REALLOC(l->names, l->allocated, l->n + 1, 16))
+                return -ENOMEM;
         l->names[l->n++] = obj->meta.name;
         return 0;
 }

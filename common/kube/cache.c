@@ -175,14 +175,8 @@ static void set_sort(EntrySet *s) {
 }
 
 static int set_add(EntrySet *s, CacheEntry *e) {
-        if (s->n == s->cap) {
-                size_t cap = s->cap > 0 ? s->cap * 2 : 8;
-                CacheEntry **items = realloc(s->items, cap * sizeof(CacheEntry *));
-                if (!items)
-                        return -ENOMEM;
-                s->items = items;
-                s->cap = cap;
-        }
+        if (!GREEDY_REALLOC(s->items, s->cap, s->n + 1, 8))
+                return -ENOMEM;
         s->items[s->n++] = e;
         /* In-order appends (a LIST page) stay sorted for free. */
         if (s->n_sorted == s->n - 1 && (s->n_sorted == 0 || compare_entries(s->items[s->n_sorted - 1], e) < 0))

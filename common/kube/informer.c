@@ -141,14 +141,8 @@ static void items_clear(Informer *i) {
 }
 
 static int items_append(Informer *i, KubeObject *o) {
-        if (i->n_items == i->cap_items) {
-                size_t cap = i->cap_items > 0 ? i->cap_items * 2 : 64;
-                KubeObject **items = realloc(i->items, cap * sizeof(KubeObject *));
-                if (!items)
-                        return -ENOMEM;
-                i->items = items;
-                i->cap_items = cap;
-        }
+        if (!GREEDY_REALLOC(i->items, i->cap_items, i->n_items + 1, 64))
+                return -ENOMEM;
         i->items[i->n_items++] = o;
         return 0;
 }
