@@ -781,3 +781,9 @@ bool lb_service_handled(const Service *s, const char *lb_class) {
                 return isempty(s->load_balancer_class);
         return streq_ptr(s->load_balancer_class, lb_class);
 }
+
+bool lb_config_update_matters(const KubeObject *old, const KubeObject *new) {
+        if (new->kind == &kube_kind_ipaddresspool && old->kind == new->kind)
+                return !ipaddresspool_config_equal(IPADDRESSPOOL(old), IPADDRESSPOOL(new));
+        return true;
+}

@@ -104,6 +104,12 @@ int64_t lb_add_saturating(int64_t a, int64_t b);
  * exact §3 text in *ret_error. */
 int lb_parse_address_entry(const char *pool, const char *entry, IpCidr **ret, size_t *ret_n, char **ret_error);
 
+/* Whether an update of an IPAddressPool or L2Advertisement changes an input
+ * of the configuration.  A pool's status (lbipam's own counters) does not:
+ * every consumer (lbipam, the speaker) skips such updates, or each
+ * allocation would make all of them re-read the configuration. */
+bool lb_config_update_matters(const KubeObject *old, const KubeObject *new);
+
 /* s quoted as Go's %q prints it. */
 char *lb_config_go_quote(const char *s);
 

@@ -188,13 +188,8 @@ static void on_config_change(KubeObject *o, void *userdata) {
 }
 
 static void on_config_update(KubeObject *old, KubeObject *o, void *userdata) {
-        /* Our own pool status writes come back as updates: re-reading the
-         * configuration for them would reprocess every Service after every
-         * allocation, making each one O(Services) (found by bench-lbipam). */
-        if (o->kind == &kube_kind_ipaddresspool &&
-            ipaddresspool_config_equal(IPADDRESSPOOL(old), IPADDRESSPOOL(o)))
-                return;
-        on_config_change(o, userdata);
+        if (lb_config_update_matters(old, o))
+                on_config_change(o, userdata);
 }
 
 static void on_namespace_update(KubeObject *old, KubeObject *o, void *userdata) {

@@ -498,8 +498,8 @@ static void on_config_add(KubeObject *o, void *userdata) {
         schedule(d);
 }
 static void on_config_update(KubeObject *a, KubeObject *b, void *userdata) {
-        (void) b;
-        on_config_add(a, userdata);
+        if (lb_config_update_matters(a, b))
+                on_config_add(b, userdata);
 }
 
 /* ---- membership callbacks ------------------------------------------------------- */
