@@ -95,15 +95,6 @@ static void quote_rune(FILE *f, uint32_t r, const unsigned char *raw, size_t n, 
                 fprintf(f, "\\U%08x", (unsigned) r);
 }
 
-/* Closes f and returns what it wrote into *buf (fclose() sets it). */
-static char *memstream_finish(FILE *f, char **buf) {
-        if (fclose(f) != 0) {
-                free(*buf);
-                return NULL;
-        }
-        return *buf;
-}
-
 /* s as Go's %q prints a string. */
 char *lb_config_go_quote(const char *s) {
         const unsigned char *p = (const unsigned char *) s;

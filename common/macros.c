@@ -55,3 +55,12 @@ bool greedy_realloc(void **items, size_t *allocated, size_t need, size_t item_si
         *allocated = n;
         return true;
 }
+
+char *memstream_finish(FILE *f, char **buf) {
+        if (fclose(f) != 0) {
+                free(*buf);
+                *buf = NULL;
+                return NULL;
+        }
+        return *buf;
+}

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,6 +108,10 @@ size_t sorted_lower_bound(const void *items, size_t n, size_t item_size, size_t 
 static inline int negative_errno(void) {
         return errno > 0 ? -errno : -EIO;
 }
+
+/* Closes an open_memstream() stream and returns what it wrote into *buf
+ * (which fclose() sets), or NULL (and *buf freed) when that failed. */
+char *memstream_finish(FILE *f, char **buf);
 
 /* Makes room for `need` items in *items, whose capacity is *allocated,
  * doubling from `initial`.  Returns false on -ENOMEM, leaving both alone. */

@@ -49,18 +49,13 @@ char *lb_format_string_list(const char *const *strings, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *q = lb_config_go_quote(strempty(strings[i]));
                 if (!q) {
-                        fclose(f);
-                        free(buf);
+                        free(memstream_finish(f, &buf));
                         return NULL;
                 }
                 fprintf(f, "%s%s", i > 0 ? " " : "", q);
         }
         fputc(']', f);
-        if (fclose(f) != 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
+        return memstream_finish(f, &buf);
 }
 
 void lb_families_of(const IpAddr *ips, size_t n, LbFamilies *ret) {
